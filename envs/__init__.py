@@ -1,0 +1,1 @@
+"""CollectGoodObjects domain-shift environments (work in progress in this commit)."""
