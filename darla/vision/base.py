@@ -1,0 +1,123 @@
+"""The one interface every vision module implements.
+
+Stages 2 and 3 and the disentanglement metrics only ever call ``latent_mean`` on uint8 frames, so
+any model that implements :class:`VisionModel` (the paper's β-VAE_DAE, a pixel β-VAE, a DAE, or a
+user's own) plugs into the rest of the pipeline without further glue.
+"""
+
+from __future__ import annotations
+
+import abc
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from darla.errors import DarlaError
+
+
+def images_to_tensor(obs_uint8: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Convert uint8 frames ``[N, H, W, 3]`` to float ``[N, 3, H, W]`` in [0, 1] on ``device``.
+
+    Environments and the frame store hold HWC uint8 (a quarter of the memory of float32); the
+    models take CHW floats. The conversion happens after the copy to ``device`` so only bytes
+    cross the bus.
+    """
+    if not isinstance(obs_uint8, np.ndarray) or obs_uint8.dtype != np.uint8:
+        kind = getattr(obs_uint8, "dtype", type(obs_uint8).__name__)
+        raise DarlaError(
+            f"expected uint8 frames [N, H, W, 3], got {kind}: pass raw observations, not floats"
+        )
+    if obs_uint8.ndim != 4 or obs_uint8.shape[-1] != 3:
+        raise DarlaError(
+            f"expected uint8 frames [N, H, W, 3], got shape {tuple(obs_uint8.shape)}: "
+            "stack single frames with obs[None]"
+        )
+    x = torch.from_numpy(np.ascontiguousarray(obs_uint8)).to(device)
+    return x.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+class VisionModel(nn.Module, abc.ABC):
+    """Abstract vision module: an encoder to a latent code, a decoder back to images, a loss.
+
+    Inputs are float ``[B, 3, H, W]`` in [0, 1]. Subclasses store the keyword arguments they were
+    built from in ``self._config`` (JSON-able, with the registry ``name``), so that
+    ``build_model(**model.config)`` rebuilds the same architecture; weights live in safetensors.
+    """
+
+    _config: dict[str, Any]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The registry name plus every constructor argument; enough to rebuild the model."""
+        return copy.deepcopy(self._config)
+
+    @property
+    @abc.abstractmethod
+    def latent_dim(self) -> int:
+        """Size D of the code ``latent_mean`` returns."""
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the model's (first) parameter or buffer; cpu for a model without either."""
+        for t in self.parameters():
+            return t.device
+        for t in self.buffers():
+            return t.device
+        return torch.device("cpu")
+
+    @abc.abstractmethod
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return ``(mu, logvar)`` of q(z|x), or ``(code, None)`` for a deterministic encoder."""
+
+    @abc.abstractmethod
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Map codes ``[B, D]`` to images ``[B, 3, H, W]`` in [0, 1]."""
+
+    @abc.abstractmethod
+    def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Named loss terms for a float batch; ``"loss"`` is the scalar total to minimise."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruct ``x`` through the mean code (no sampling): what the agent 'sees'."""
+        mu, _ = self.encode(x)
+        return self.decode(mu)
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Alias of ``forward``, named for what it does."""
+        return self.forward(x)
+
+    def latent_mean(self, obs_uint8: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """μ(x) for uint8 frames ``[N, H, W, 3]`` as float32 ``[N, D]``: the agent's input.
+
+        Runs in eval mode without gradients, in batches of ``batch_size`` on the model's device,
+        and restores the previous train/eval mode, so calling it from inside a training loop (for
+        metrics or TensorBoard) does not silently switch the model out of training.
+        """
+        if batch_size <= 0:
+            raise DarlaError(f"batch_size must be positive, got {batch_size}: use e.g. 256")
+        images_to_tensor(obs_uint8[:0])  # validate dtype and shape before any work
+        was_training = self.training
+        device = self.device
+        self.eval()
+        try:
+            out = np.empty((len(obs_uint8), self.latent_dim), dtype=np.float32)
+            with torch.no_grad():
+                for start in range(0, len(obs_uint8), batch_size):
+                    x = images_to_tensor(obs_uint8[start : start + batch_size], device)
+                    mu, _ = self.encode(x)
+                    out[start : start + len(x)] = mu.float().cpu().numpy()
+        finally:
+            self.train(was_training)
+        return out
+
+    # Hooks for serialization; models that hold tensors outside ``state_dict`` override both.
+    def tensors_to_save(self) -> dict[str, torch.Tensor]:
+        """Every tensor needed to restore the model, keyed by name."""
+        return dict(self.state_dict())
+
+    def load_saved_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Inverse of :meth:`tensors_to_save`; raises on missing or unexpected keys."""
+        self.load_state_dict(tensors, strict=True)

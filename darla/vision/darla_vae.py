@@ -1,0 +1,120 @@
+"""DARLA's β-VAE_DAE: a β-VAE whose reconstruction is scored in a frozen DAE's feature space.
+
+Loss: ``‖J(x̂) − J(x)‖² + β·KL(q(z|x) || N(0, I))`` with J a pretrained DAE up to
+``perceptual_layer``. Why a DAE's features and not pixels: a pixel loss spends the latents'
+capacity on detail the eye (and the policy) does not need and blurs what it cannot fit, while
+the DAE, trained to fill in occluded patches, only represents what is predictable from scene
+content. DARLA (Higgins et al., 2017) scores reconstructions at the DAE's high-level output so
+that the cost ignores pixel detail the DAE cannot represent and favours semantically meaningful,
+disentangled latents; the default here is the DAE's bottleneck, the most abstract layer it has,
+and any conv layer or its ``output`` can be chosen instead.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from darla.errors import DarlaError
+from darla.vision.dae import DenoisingAutoencoder, check_feature_layer
+from darla.vision.losses import feature_reconstruction_loss
+from darla.vision.vae import BetaVAE
+
+DAE_PREFIX = "frozen_dae."
+
+
+class DarlaVAE(BetaVAE):
+    """β-VAE_DAE. Same encoder, decoder and KL as :class:`BetaVAE`; only the recon term differs.
+
+    The DAE is frozen for good: it is copied (later changes to the caller's DAE do not leak in),
+    its parameters have ``requires_grad=False``, it stays in eval mode whatever ``train()`` is
+    called with, and it is held outside ``nn.Module``'s registry, so ``parameters()`` and
+    ``state_dict()`` yield only the β-VAE's own weights and ``Adam(model.parameters())`` cannot
+    touch it. ``.to(device)`` still moves it (see :meth:`_apply`). ``save_model`` stores its
+    weights in the same file, so one file restores the whole vision module.
+
+    Args:
+        dae: the pretrained DAE giving J.
+        perceptual_layer: DAE layer J stops at: ``conv1``..``conv4``, ``bottleneck``, ``output``.
+        image_size: defaults to the DAE's; must equal it.
+        latent_dim, hidden_dim, beta: as for :class:`BetaVAE`.
+    """
+
+    def __init__(
+        self,
+        dae: DenoisingAutoencoder,
+        perceptual_layer: str = "bottleneck",
+        image_size: int | None = None,
+        latent_dim: int = 32,
+        hidden_dim: int = 256,
+        beta: float = 1.0,
+    ) -> None:
+        if not isinstance(dae, DenoisingAutoencoder):
+            raise DarlaError(
+                f"darla needs a pretrained DAE, got {type(dae).__name__}: train one with "
+                "build_model('dae') first and pass dae=<model or path to its model.safetensors>"
+            )
+        check_feature_layer(perceptual_layer)
+        dae_size = dae.config["image_size"]
+        if image_size is None:
+            image_size = dae_size
+        if image_size != dae_size:
+            raise DarlaError(
+                f"image_size {image_size} differs from the DAE's {dae_size}: "
+                "train the DAE on the same frames or leave image_size unset"
+            )
+        super().__init__(image_size, latent_dim, hidden_dim, beta, likelihood="bernoulli")
+        del self._config["likelihood"]
+        self._config.update(
+            name="darla", perceptual_layer=perceptual_layer, dae=dae.config
+        )
+        frozen = copy.deepcopy(dae).requires_grad_(False).eval()
+        # object.__setattr__ bypasses nn.Module.__setattr__, which would register the DAE as a
+        # submodule and hand its weights to the optimizer and to state_dict.
+        object.__setattr__(self, "_frozen_dae", frozen)
+
+    @property
+    def dae(self) -> DenoisingAutoencoder:
+        """The frozen DAE (J)."""
+        return self._frozen_dae
+
+    def train(self, mode: bool = True) -> DarlaVAE:
+        super().train(mode)
+        self._frozen_dae.eval()
+        return self
+
+    def _apply(self, fn: Callable[..., Any], recurse: bool = True) -> DarlaVAE:
+        # nn.Module routes .to(), .cuda(), .double() ... through _apply; the DAE must follow the
+        # model's device and dtype even though it is not a registered submodule.
+        super()._apply(fn, recurse)
+        self._frozen_dae._apply(fn, recurse)
+        return self
+
+    def perceptual_features(self, x: torch.Tensor) -> torch.Tensor:
+        """J(x): the frozen DAE's activation at ``perceptual_layer``."""
+        return self._frozen_dae.features(x, self._config["perceptual_layer"])
+
+    def reconstruction_loss(self, x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """‖J(x̂) − J(x)‖², summed over feature dims and averaged over the batch.
+
+        Gradients flow through J into x̂ (the DAE's weights do not require grad); J(x) is a
+        constant target.
+        """
+        with torch.no_grad():
+            target = self.perceptual_features(x)
+        return feature_reconstruction_loss(self.perceptual_features(torch.sigmoid(logits)), target)
+
+    def tensors_to_save(self) -> dict[str, torch.Tensor]:
+        tensors = dict(self.state_dict())
+        for key, value in self._frozen_dae.state_dict().items():
+            tensors[DAE_PREFIX + key] = value
+        return tensors
+
+    def load_saved_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        own = {k: v for k, v in tensors.items() if not k.startswith(DAE_PREFIX)}
+        dae = {k[len(DAE_PREFIX) :]: v for k, v in tensors.items() if k.startswith(DAE_PREFIX)}
+        self.load_state_dict(own, strict=True)
+        self._frozen_dae.load_state_dict(dae, strict=True)
