@@ -33,7 +33,9 @@ def make_factor_dataset(domains=None, obs_size: int = 64, **env_kwargs):
     """Factor dataset of CollectGoodObjects scenes (see ``envs.scene_factors``)."""
     from envs.scene_factors import CollectGoodObjectsFactors
 
-    return CollectGoodObjectsFactors(domains if domains is not None else source_domains(), obs_size, **env_kwargs)
+    return CollectGoodObjectsFactors(
+        domains if domains is not None else source_domains(), obs_size, **env_kwargs
+    )
 
 
 __all__ = [

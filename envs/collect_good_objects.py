@@ -12,7 +12,7 @@ import contextlib
 import io
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces, utils
@@ -65,7 +65,7 @@ class CollectGoodObjects(MiniWorldEnv, utils.EzPickle):
     episode's pickups so far. ``reset(options={"domain": spec})`` forces one episode's domain.
     """
 
-    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 30}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 30}
 
     def __init__(
         self,

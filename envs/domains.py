@@ -10,11 +10,11 @@ import copy
 import functools
 from collections.abc import Mapping, Sequence
 from importlib import resources
-from typing import Any, Union
+from typing import Any
 
 import yaml
 
-DomainSpec = Union[str, Mapping[str, Any]]
+DomainSpec = str | Mapping[str, Any]
 
 
 class DomainError(ValueError):
@@ -68,7 +68,9 @@ def get_domain(name: str) -> dict[str, str]:
 def register_domain(name: str, spec: Mapping[str, Any]) -> dict[str, str]:
     """Give a mapping a name for this process, so configs and reports can refer to it."""
     if name in _catalogue()["domains"]:
-        raise DomainError(f"domain {name!r} is already defined in domains.yaml; choose another name")
+        raise DomainError(
+            f"domain {name!r} is already defined in domains.yaml; choose another name"
+        )
     _, factors = resolve_domain(spec)
     _registered[name] = factors
     return dict(factors)
@@ -129,9 +131,13 @@ def _check_value(factor: str, value: Any, vocabulary: Mapping[str, Sequence[str]
         )
 
 
-def _check_complete(name: str, factors: Mapping[str, Any], vocabulary: Mapping[str, Sequence[str]]) -> None:
+def _check_complete(
+    name: str, factors: Mapping[str, Any], vocabulary: Mapping[str, Sequence[str]]
+) -> None:
     missing = set(vocabulary) - set(factors)
     if missing:
-        raise DomainError(f"domain {name!r} in domains.yaml lacks factors: {', '.join(sorted(missing))}")
+        raise DomainError(
+            f"domain {name!r} in domains.yaml lacks factors: {', '.join(sorted(missing))}"
+        )
     for factor, value in factors.items():
         _check_value(factor, value, vocabulary)

@@ -33,7 +33,9 @@ class FactorDataset(Protocol):
         ...
 
 
-def sample_uniform_factors(factor_sizes: tuple[int, ...], n: int, rng: np.random.Generator) -> np.ndarray:
+def sample_uniform_factors(
+    factor_sizes: tuple[int, ...], n: int, rng: np.random.Generator
+) -> np.ndarray:
     """Independent uniform draws per factor: what makes the metrics' conditioning valid."""
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
@@ -52,5 +54,7 @@ def check_factors(factors: np.ndarray, factor_sizes: tuple[int, ...]) -> np.ndar
         raise ValueError(f"factors must be integer indices, got dtype {factors.dtype}")
     sizes = np.asarray(factor_sizes)
     if factors.size and (factors.min() < 0 or np.any(factors.max(axis=0) >= sizes)):
-        raise ValueError(f"factor indices out of range; each column k must lie in [0, {list(factor_sizes)}[k])")
+        raise ValueError(
+            f"factor indices out of range; each column k must lie in [0, {list(factor_sizes)}[k])"
+        )
     return factors.astype(np.int64, copy=False)

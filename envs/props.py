@@ -8,13 +8,14 @@ them costs about as much as drawing none.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from miniworld.entity import Entity
 from miniworld.opengl import drawBox
 from pyglet.gl import (
-    GL_QUADS,
     GL_CULL_FACE,
+    GL_QUADS,
     GL_TEXTURE_2D,
     GL_TRIANGLES,
     glBegin,
@@ -37,7 +38,9 @@ _SIDES = 12
 class Prop(Entity):
     """A good or bad object: a shape, a colour and a role that decides the reward."""
 
-    def __init__(self, shape: str, rgb: tuple[float, float, float], role: str, size: float = 0.6) -> None:
+    def __init__(
+        self, shape: str, rgb: tuple[float, float, float], role: str, size: float = 0.6
+    ) -> None:
         super().__init__()
         if shape not in SHAPES:
             raise ValueError(f"unknown shape {shape!r}; valid shapes: {', '.join(SHAPES)}")
@@ -85,7 +88,7 @@ def _ring(radius: float) -> list[tuple[float, float]]:
 def _draw_cylinder(radius: float, height: float) -> None:
     ring = _ring(radius)
     glBegin(GL_QUADS)
-    for (x0, z0), (x1, z1) in zip(ring, ring[1:]):
+    for (x0, z0), (x1, z1) in itertools.pairwise(ring):
         glNormal3f((x0 + x1) / 2 / radius, 0, (z0 + z1) / 2 / radius)
         glVertex3f(x0, 0, z0)
         glVertex3f(x0, height, z0)
@@ -93,7 +96,7 @@ def _draw_cylinder(radius: float, height: float) -> None:
         glVertex3f(x1, 0, z1)
     glEnd()
     glBegin(GL_TRIANGLES)
-    for (x0, z0), (x1, z1) in zip(ring, ring[1:]):
+    for (x0, z0), (x1, z1) in itertools.pairwise(ring):
         glNormal3f(0, 1, 0)
         glVertex3f(0, height, 0)
         glVertex3f(x1, height, z1)
@@ -105,7 +108,7 @@ def _draw_cone(radius: float, height: float) -> None:
     ring = _ring(radius)
     slope = radius / height
     glBegin(GL_TRIANGLES)
-    for (x0, z0), (x1, z1) in zip(ring, ring[1:]):
+    for (x0, z0), (x1, z1) in itertools.pairwise(ring):
         nx, nz = (x0 + x1) / 2 / radius, (z0 + z1) / 2 / radius
         glNormal3f(nx, slope, nz)
         glVertex3f(x0, 0, z0)
@@ -119,7 +122,7 @@ def _draw_diamond(radius: float, height: float) -> None:
     mid = height / 2
     corners = [(radius, 0.0), (0.0, radius), (-radius, 0.0), (0.0, -radius), (radius, 0.0)]
     glBegin(GL_TRIANGLES)
-    for (x0, z0), (x1, z1) in zip(corners, corners[1:]):
+    for (x0, z0), (x1, z1) in itertools.pairwise(corners):
         nx, nz = (x0 + x1) / 2, (z0 + z1) / 2
         for apex_y, ny in ((height, 1.0), (0.0, -1.0)):
             glNormal3f(nx, ny * radius, nz)

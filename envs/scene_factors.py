@@ -17,15 +17,18 @@ from envs import domains as domain_catalogue
 from envs.domains import DomainSpec
 from envs.factor_dataset import check_factors, sample_uniform_factors
 
-AGENT_YAW_DEG = (-20.0, -10.0, 0.0, 10.0, 20.0)
-LANES = (0.35, 0.45, 0.55, 0.65)  # lateral positions, as fractions of the room side
-GOOD_DEPTH, BAD_DEPTH, AGENT_DEPTH = 0.45, 0.7, 0.1
+# Chosen so that every object stays in the 60-degree field of view at every yaw.
+AGENT_YAW_DEG = (-10.0, -5.0, 0.0, 5.0, 10.0)
+LANES = (0.42, 0.47, 0.53, 0.58)  # lateral positions, as fractions of the room side
+GOOD_DEPTH, BAD_DEPTH, AGENT_DEPTH = 0.5, 0.75, 0.1
 
 
 class CollectGoodObjectsFactors:
     """Renders scenes from factor indices; one env, re-laid out per image."""
 
-    def __init__(self, domains: DomainSpec | Sequence[DomainSpec], obs_size: int = 64, **env_kwargs) -> None:
+    def __init__(
+        self, domains: DomainSpec | Sequence[DomainSpec], obs_size: int = 64, **env_kwargs
+    ) -> None:
         from envs.collect_good_objects import CollectGoodObjects
 
         resolved = domain_catalogue.resolve_domains(domains)
@@ -66,7 +69,9 @@ class CollectGoodObjectsFactors:
                 "good": [(GOOD_DEPTH, LANES[good_lane])],
                 "bad": [(BAD_DEPTH, LANES[bad_lane])],
             }
-            out[i], _ = self._env.reset(seed=0, options={"domain": self.factors_to_domain(row), "layout": layout})
+            out[i], _ = self._env.reset(
+                seed=0, options={"domain": self.factors_to_domain(row), "layout": layout}
+            )
         return out
 
     def close(self) -> None:

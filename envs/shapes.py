@@ -34,7 +34,9 @@ class Shapes2D:
         self.image_size = image_size
         self.scales = tuple(float(s) for s in np.linspace(0.08, 0.18, num_scales))
         margin = max(self.scales) * image_size + 1
-        self.positions = tuple(float(p) for p in np.linspace(margin, image_size - 1 - margin, num_positions))
+        self.positions = tuple(
+            float(p) for p in np.linspace(margin, image_size - 1 - margin, num_positions)
+        )
         self.factor_values = (SHAPES, self.scales, self.positions, self.positions, tuple(COLOURS))
         self.factor_sizes = tuple(len(v) for v in self.factor_values)
         self.observation_shape = (image_size, image_size, 3)
@@ -55,8 +57,14 @@ class Shapes2D:
         size = self.image_size
         coords = np.arange(size, dtype=np.float32) + 0.5
         radius = np.asarray(self.scales, dtype=np.float32)[factors[:, 1]][:, None, None] * size
-        dx = coords[None, None, :] - np.asarray(self.positions, dtype=np.float32)[factors[:, 2]][:, None, None]
-        dy = coords[None, :, None] - np.asarray(self.positions, dtype=np.float32)[factors[:, 3]][:, None, None]
+        dx = (
+            coords[None, None, :]
+            - np.asarray(self.positions, dtype=np.float32)[factors[:, 2]][:, None, None]
+        )
+        dy = (
+            coords[None, :, None]
+            - np.asarray(self.positions, dtype=np.float32)[factors[:, 3]][:, None, None]
+        )
         square = np.maximum(np.abs(dx), np.abs(dy)) <= radius
         circle = dx**2 + dy**2 <= radius**2
         # Apex up, base at the bottom: the half-width grows linearly from 0 to the radius.

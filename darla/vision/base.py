@@ -8,7 +8,9 @@ user's own) plugs into the rest of the pipeline without further glue.
 from __future__ import annotations
 
 import abc
+import contextlib
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -37,6 +39,28 @@ def images_to_tensor(obs_uint8: np.ndarray, device: torch.device | str = "cpu") 
         )
     x = torch.from_numpy(np.ascontiguousarray(obs_uint8)).to(device)
     return x.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def tensor_to_images(x: torch.Tensor) -> np.ndarray:
+    """Float images ``[N, 3, H, W]`` in [0, 1] -> uint8 ``[N, H, W, 3]`` (for PNG, video, TB)."""
+    x = x.detach().clamp(0.0, 1.0).mul(255.0).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Run a block in eval mode without gradients, then restore the model's previous mode.
+
+    Restoring matters: encoding frames for metrics or TensorBoard in the middle of training must
+    not leave the model in eval mode (SB3 and our own loops both rely on ``model.training``).
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
 
 
 class VisionModel(nn.Module, abc.ABC):
@@ -99,18 +123,13 @@ class VisionModel(nn.Module, abc.ABC):
         if batch_size <= 0:
             raise DarlaError(f"batch_size must be positive, got {batch_size}: use e.g. 256")
         images_to_tensor(obs_uint8[:0])  # validate dtype and shape before any work
-        was_training = self.training
         device = self.device
-        self.eval()
-        try:
-            out = np.empty((len(obs_uint8), self.latent_dim), dtype=np.float32)
-            with torch.no_grad():
-                for start in range(0, len(obs_uint8), batch_size):
-                    x = images_to_tensor(obs_uint8[start : start + batch_size], device)
-                    mu, _ = self.encode(x)
-                    out[start : start + len(x)] = mu.float().cpu().numpy()
-        finally:
-            self.train(was_training)
+        out = np.empty((len(obs_uint8), self.latent_dim), dtype=np.float32)
+        with eval_mode(self):
+            for start in range(0, len(obs_uint8), batch_size):
+                x = images_to_tensor(obs_uint8[start : start + batch_size], device)
+                mu, _ = self.encode(x)
+                out[start : start + len(x)] = mu.float().cpu().numpy()
         return out
 
     # Hooks for serialization; models that hold tensors outside ``state_dict`` override both.

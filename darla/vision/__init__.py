@@ -1,0 +1,60 @@
+"""Stage 1 vision models (DARLA's "see"): DAE, β-VAE_DAE, β-VAE and VAE behind one interface.
+
+Typical use::
+
+    dae = build_model("dae", image_size=64)            # train with dae.loss(batch)["loss"]
+    model = build_model("darla", dae=dae, beta=1.0)    # the frozen DAE is J
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)  # never includes the DAE
+    save_model(model, run_dir)                         # run_dir/model.safetensors
+    mu = load_model(run_dir).latent_mean(frames_uint8) # [N, 32] float32
+"""
+
+from darla.vision.base import VisionModel, eval_mode, images_to_tensor, tensor_to_images
+from darla.vision.dae import FEATURE_LAYERS, DenoisingAutoencoder
+from darla.vision.darla_vae import DarlaVAE
+from darla.vision.device import resolve_device
+from darla.vision.grids import reconstruction_grid, tile_images, traversal_grid, traversal_order
+from darla.vision.losses import (
+    LIKELIHOODS,
+    feature_reconstruction_loss,
+    kl_per_dim,
+    pixel_reconstruction_loss,
+    reparameterize,
+)
+from darla.vision.noise import mask_images, random_masks
+from darla.vision.registry import build_model, model_names, register_model
+from darla.vision.serialization import WEIGHTS_NAME, load_model, read_config, save_model
+from darla.vision.trunk import ConvDecoder, ConvTrunk
+from darla.vision.vae import BetaVAE
+
+__all__ = [
+    "FEATURE_LAYERS",
+    "LIKELIHOODS",
+    "WEIGHTS_NAME",
+    "BetaVAE",
+    "ConvDecoder",
+    "ConvTrunk",
+    "DarlaVAE",
+    "DenoisingAutoencoder",
+    "VisionModel",
+    "build_model",
+    "eval_mode",
+    "feature_reconstruction_loss",
+    "images_to_tensor",
+    "kl_per_dim",
+    "load_model",
+    "mask_images",
+    "model_names",
+    "pixel_reconstruction_loss",
+    "random_masks",
+    "read_config",
+    "reconstruction_grid",
+    "register_model",
+    "reparameterize",
+    "resolve_device",
+    "save_model",
+    "tensor_to_images",
+    "tile_images",
+    "traversal_grid",
+    "traversal_order",
+]

@@ -1,0 +1,96 @@
+"""Model names -> constructors. A model is a config: ``vae`` is ``beta_vae`` with β = 1.
+
+Users add their own vision models with :func:`register_model`; everything downstream (act,
+transfer, metrics) only needs the :class:`~darla.vision.base.VisionModel` interface.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from typing import Any
+
+from darla.errors import DarlaError
+from darla.vision.base import VisionModel
+from darla.vision.dae import DenoisingAutoencoder
+from darla.vision.darla_vae import DarlaVAE
+from darla.vision.vae import BetaVAE
+
+# name -> (class, fixed config). Fixed entries are what makes the name; passing a different value
+# for one is an error rather than a silent override (``vae`` with beta=4 is a β-VAE).
+_REGISTRY: dict[str, tuple[Callable[..., VisionModel], dict[str, Any]]] = {
+    "dae": (DenoisingAutoencoder, {}),
+    "darla": (DarlaVAE, {}),
+    "beta_vae": (BetaVAE, {}),
+    "vae": (BetaVAE, {"beta": 1.0}),
+}
+
+
+def register_model(
+    name: str, factory: Callable[..., VisionModel], **fixed: Any
+) -> None:
+    """Make ``build_model(name, ...)`` call ``factory(**fixed, ...)``.
+
+    The factory's model must put ``name`` and its constructor arguments in ``_config`` (or the
+    registry does it for the name) so that saved files can be rebuilt.
+    """
+    _REGISTRY[name] = (factory, dict(fixed))
+
+
+def model_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def _check_kwargs(name: str, factory: Callable[..., VisionModel], config: dict[str, Any]) -> None:
+    params = inspect.signature(factory).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = sorted(set(config) - set(params))
+    if unknown:
+        raise DarlaError(
+            f"unknown option(s) {', '.join(unknown)} for vision model {name!r}: "
+            f"valid options are {', '.join(p for p in params if p != 'self')}"
+        )
+
+
+def build_model(name: str, **config: Any) -> VisionModel:
+    """Build an untrained vision model by registry name.
+
+    ``darla`` needs ``dae=``: a trained :class:`DenoisingAutoencoder` or the path to its saved
+    ``model.safetensors`` (or its run folder). A ``name`` key in ``config`` (as in
+    ``model.config``) is accepted when it matches, so ``build_model(**model.config)`` works for
+    every model but ``darla``, whose config holds the DAE's config rather than its weights.
+    """
+    if name not in _REGISTRY:
+        raise DarlaError(
+            f"unknown vision model {name!r}: use one of {', '.join(model_names())}"
+        )
+    factory, fixed = _REGISTRY[name]
+    config.pop("name", None)
+    for key, value in fixed.items():
+        if key in config and config[key] != value:
+            fix = "use beta_vae for other values" if name == "vae" else f"drop {key}"
+            raise DarlaError(f"{name} fixes {key}={value!r}, got {config[key]!r}: {fix}")
+        config[key] = value
+    if name == "darla":
+        config["dae"] = _resolve_dae(config.get("dae"))
+    _check_kwargs(name, factory, config)
+    model = factory(**config)
+    model._config["name"] = name
+    return model
+
+
+def _resolve_dae(dae: Any) -> DenoisingAutoencoder:
+    """Accept a trained DAE or a path to one; refuse a bare config, which would be untrained."""
+    if isinstance(dae, (str, os.PathLike)):
+        from darla.vision.serialization import load_model  # serialization imports this module
+
+        dae = load_model(dae)
+    if not isinstance(dae, DenoisingAutoencoder):
+        got = "no DAE" if dae is None else f"a {type(dae).__name__}"
+        raise DarlaError(
+            f"darla needs a trained DAE, got {got}: pass dae=<DenoisingAutoencoder> or the path "
+            "to the DAE's model.safetensors (train one with build_model('dae') first)"
+        )
+    return dae

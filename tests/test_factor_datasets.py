@@ -1,0 +1,83 @@
+"""Factor datasets: deterministic rendering, independent factors covering factor_sizes."""
+
+import numpy as np
+import pytest
+from scipy.stats import chi2_contingency
+
+import envs
+from envs.factor_dataset import FactorDataset
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    dataset = envs.make_factor_dataset(envs.source_domains(), obs_size=32)
+    yield dataset
+    dataset.close()
+
+
+@pytest.fixture(params=["shapes", "scenes"])
+def dataset(request, scenes):
+    return envs.Shapes2D(image_size=32) if request.param == "shapes" else scenes
+
+
+def test_implements_the_interface(dataset):
+    assert isinstance(dataset, FactorDataset)
+    assert len(dataset.factor_names) == len(dataset.factor_sizes) == len(dataset.factor_values)
+    assert all(size >= 2 for size in dataset.factor_sizes)
+
+
+def test_render_is_deterministic(dataset):
+    factors = dataset.sample_factors(12, np.random.default_rng(0))
+    first = dataset.render(factors)
+    assert first.dtype == np.uint8 and first.shape == (12, *dataset.observation_shape)
+    np.testing.assert_array_equal(first, dataset.render(factors))
+    np.testing.assert_array_equal(first[3:5], dataset.render(factors[3:5]))
+
+
+def test_sampling_is_seeded(dataset):
+    a = dataset.sample_factors(50, np.random.default_rng(4))
+    np.testing.assert_array_equal(a, dataset.sample_factors(50, np.random.default_rng(4)))
+
+
+def test_factors_are_independent_and_cover_their_sizes(dataset):
+    factors = dataset.sample_factors(20000, np.random.default_rng(1))
+    for k, size in enumerate(dataset.factor_sizes):
+        assert set(np.unique(factors[:, k])) == set(range(size))
+    for i in range(factors.shape[1]):
+        for j in range(i + 1, factors.shape[1]):
+            table = np.zeros((dataset.factor_sizes[i], dataset.factor_sizes[j]))
+            np.add.at(table, (factors[:, i], factors[:, j]), 1)
+            assert chi2_contingency(table).pvalue > 1e-4, (dataset.factor_names[i], dataset.factor_names[j])
+
+
+def test_each_factor_changes_the_pixels(dataset):
+    base = np.zeros((1, len(dataset.factor_sizes)), dtype=np.int64)
+    reference = dataset.render(base)
+    for k, name in enumerate(dataset.factor_names):
+        changed = base.copy()
+        changed[0, k] = 1
+        assert not np.array_equal(dataset.render(changed), reference), name
+
+
+def test_out_of_range_factors_fail_clearly(dataset):
+    bad = np.zeros((1, len(dataset.factor_sizes)), dtype=np.int64)
+    bad[0, 0] = dataset.factor_sizes[0]
+    with pytest.raises(ValueError, match="out of range"):
+        dataset.render(bad)
+    with pytest.raises(ValueError, match="shape"):
+        dataset.render(np.zeros((1, 1), dtype=np.int64))
+
+
+def test_scene_factors_are_the_domain_factors_that_vary_plus_layout(scenes):
+    varying = {
+        f
+        for f in envs.factor_vocabulary()
+        if len({envs.get_domain(d)[f] for d in envs.source_domains()}) > 1
+    }
+    assert set(scenes.factor_names) == varying | {"agent_yaw", "good_lane", "bad_lane"}
+
+
+def test_factor_dataset_of_one_domain_has_layout_factors_only():
+    dataset = envs.make_factor_dataset(["A_room2"], obs_size=32)
+    assert dataset.factor_names == ("agent_yaw", "good_lane", "bad_lane")
+    dataset.close()
