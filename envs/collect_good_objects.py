@@ -228,6 +228,8 @@ class CollectGoodObjects(MiniWorldEnv, utils.EzPickle):
         if self._static_list is None:
             self.shadow_window.switch_to()
             self._static_list = glGenLists(1)
+            if self._static_list == 1:  # leave list 1 to MiniWorld's own envs in this process
+                self._static_list = glGenLists(1)
         glNewList(self._static_list, GL_COMPILE)
         glLightfv(GL_LIGHT0, GL_POSITION, (GLfloat * 4)(*self.light_pos, 1.0))
         glLightfv(GL_LIGHT0, GL_AMBIENT, (GLfloat * 4)(*self.light_ambient, 1.0))

@@ -1,0 +1,63 @@
+"""The ``darla`` command. Thin: parse, call the library, turn expected mistakes into one line.
+
+Expected mistakes (unknown domain, missing file, bad config) print ``darla: error: ...`` and exit
+with code 2, with no traceback; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from darla.errors import DarlaError
+
+
+def _domains(args: argparse.Namespace) -> None:
+    import envs
+    from darla.preview import write_contact_sheet
+
+    domains = args.domains.split(",") if args.domains else None
+    for name in domains or ():
+        envs.get_domain(name)  # fail before printing or rendering anything
+    source, target = set(envs.source_domains()), set(envs.target_domains())
+    defaults = envs.get_domain("A_room1")
+    print(f"{'domain':<20} {'split':<7} factors (differences from A_room1)")
+    for name in domains or envs.domain_names():
+        factors = envs.get_domain(name)
+        split = "source" if name in source else "target" if name in target else "-"
+        changes = ", ".join(f"{k}={v}" for k, v in factors.items() if v != defaults[k]) or "-"
+        print(f"{name:<20} {split:<7} {changes}")
+    if args.sheet:
+        path = write_contact_sheet(args.sheet, domains, frames=args.frames, seed=args.seed, obs_size=args.obs_size)
+        print(f"contact sheet: {path}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="darla", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    domains = commands.add_parser("domains", help="list the named domains; optionally render a contact sheet")
+    domains.add_argument("--sheet", metavar="PNG", help="write a contact sheet of short rollouts here")
+    domains.add_argument("--domains", metavar="A,B", help="comma-separated domain names (default: all)")
+    domains.add_argument("--frames", type=int, default=6, help="frames per domain")
+    domains.add_argument("--seed", type=int, default=0)
+    domains.add_argument("--obs-size", type=int, default=64)
+    domains.set_defaults(run=_domains)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import envs
+
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (DarlaError, envs.DomainError, envs.RenderingUnavailableError) as error:
+        print(f"darla: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
