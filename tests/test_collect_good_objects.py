@@ -161,3 +161,25 @@ def test_gymnasium_make_accepts_a_mapping_domain():
 def test_bad_domain_in_make_fails_clearly():
     with pytest.raises(envs.DomainError, match="unknown domain 'A_room7'; valid domains"):
         gym.make(envs.ENV_ID, domain="A_room7")
+
+
+def _make_source_env():
+    return CollectGoodObjects(domain=envs.source_domains(), obs_size=32)
+
+
+def test_works_in_subprocvecenv_with_forkserver():
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    local = _make_source_env()
+    local.reset(seed=4)
+    expected = [local.step(2)[0] for _ in range(3)]
+    local.close()
+
+    vec = SubprocVecEnv([_make_source_env, _make_source_env], start_method="forkserver")
+    vec.seed(4)
+    vec.reset()
+    for frame in expected:
+        obs, _, _, infos = vec.step(np.array([2, 2]))
+        np.testing.assert_array_equal(obs[0], frame)
+        assert infos[0]["domain"] in envs.source_domains()
+    vec.close()
