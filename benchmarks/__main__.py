@@ -6,12 +6,14 @@ import importlib
 import pkgutil
 
 import benchmarks
-from benchmarks.results import RESULTS_PATH, merge_results, meets_target
+from benchmarks.results import RESULTS_PATH, meets_target, merge_results
 
 
 def main() -> None:
     figures: dict = {}
-    for module in sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_")):
+    for module in sorted(
+        m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_")
+    ):
         print(f"== {module}")
         importlib.import_module(f"benchmarks.{module}").run(figures)
     merge_results(figures)

@@ -73,13 +73,18 @@ def run(results: dict, steps: int = 1000, rounds: int = 3) -> None:
 
     # Subprocesses need forkserver (or spawn): a forked child would inherit the parent's GL state.
     vec_rates = {}
-    for label, factory in (("OneRoom", _make_oneroom), ("source", lambda: _make_ours(envs.source_domains()))):
+    for label, factory in (
+        ("OneRoom", _make_oneroom),
+        ("source", lambda: _make_ours(envs.source_domains())),
+    ):
         vec = SubprocVecEnv([factory, factory], start_method="forkserver")
         _vec_steps_per_second(vec, 200)
         vec_rates[label] = _vec_steps_per_second(vec, 2 * steps)
         vec.close()
     ratio = vec_rates["source"] / vec_rates["OneRoom"]
-    print(f"2-process SubprocVecEnv: OneRoom {vec_rates['OneRoom']:.0f}/s, source set {vec_rates['source']:.0f}/s ({ratio:.2f})")
+    print(
+        f"2-process SubprocVecEnv: OneRoom {vec_rates['OneRoom']:.0f}/s, source set {vec_rates['source']:.0f}/s ({ratio:.2f})"
+    )
     results["env_vs_oneroom_subproc"] = figure(ratio, "ratio", 0.8, True)
 
 

@@ -11,7 +11,12 @@ RESULTS_PATH = Path("runs/bench/results.json")
 
 
 def figure(value: float, unit: str, target: float | None, higher_is_better: bool) -> dict:
-    return {"value": float(value), "unit": unit, "target": target, "higher_is_better": higher_is_better}
+    return {
+        "value": float(value),
+        "unit": unit,
+        "target": target,
+        "higher_is_better": higher_is_better,
+    }
 
 
 def merge_results(new: dict, path: Path = RESULTS_PATH) -> dict:
@@ -25,4 +30,8 @@ def merge_results(new: dict, path: Path = RESULTS_PATH) -> dict:
 def meets_target(entry: dict) -> bool | None:
     if entry["target"] is None:
         return None
-    return entry["value"] >= entry["target"] if entry["higher_is_better"] else entry["value"] <= entry["target"]
+    return (
+        entry["value"] >= entry["target"]
+        if entry["higher_is_better"]
+        else entry["value"] <= entry["target"]
+    )

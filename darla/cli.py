@@ -29,7 +29,9 @@ def _domains(args: argparse.Namespace) -> None:
         changes = ", ".join(f"{k}={v}" for k, v in factors.items() if v != defaults[k]) or "-"
         print(f"{name:<20} {split:<7} {changes}")
     if args.sheet:
-        path = write_contact_sheet(args.sheet, domains, frames=args.frames, seed=args.seed, obs_size=args.obs_size)
+        path = write_contact_sheet(
+            args.sheet, domains, frames=args.frames, seed=args.seed, obs_size=args.obs_size
+        )
         print(f"contact sheet: {path}")
 
 
@@ -37,9 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="darla", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    domains = commands.add_parser("domains", help="list the named domains; optionally render a contact sheet")
-    domains.add_argument("--sheet", metavar="PNG", help="write a contact sheet of short rollouts here")
-    domains.add_argument("--domains", metavar="A,B", help="comma-separated domain names (default: all)")
+    domains = commands.add_parser(
+        "domains", help="list the named domains; optionally render a contact sheet"
+    )
+    domains.add_argument(
+        "--sheet", metavar="PNG", help="write a contact sheet of short rollouts here"
+    )
+    domains.add_argument(
+        "--domains", metavar="A,B", help="comma-separated domain names (default: all)"
+    )
     domains.add_argument("--frames", type=int, default=6, help="frames per domain")
     domains.add_argument("--seed", type=int, default=0)
     domains.add_argument("--obs-size", type=int, default=64)

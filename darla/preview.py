@@ -52,17 +52,25 @@ def write_contact_sheet(
     import matplotlib.pyplot as plt
 
     names = list(domains) if domains else envs.domain_names()
-    split = {name: "source" for name in envs.source_domains()} | {name: "target" for name in envs.target_domains()}
+    split = {name: "source" for name in envs.source_domains()} | {
+        name: "target" for name in envs.target_domains()
+    }
     rows = [
-        rollout_frames(name, frames=frames, steps_between=steps_between, seed=seed, obs_size=obs_size)
+        rollout_frames(
+            name, frames=frames, steps_between=steps_between, seed=seed, obs_size=obs_size
+        )
         for name in tqdm(names, desc="rendering domains", disable=not progress)
     ]
-    fig, axes = plt.subplots(len(rows), 1, figsize=(1.3 * frames + 1.5, 1.4 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), 1, figsize=(1.3 * frames + 1.5, 1.4 * len(rows)), squeeze=False
+    )
     for ax, name, row in zip(axes[:, 0], names, rows, strict=True):
         ax.imshow(np.concatenate(list(row), axis=1), interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_ylabel(f"{name}\n({split.get(name, 'other')})", rotation=0, ha="right", va="center", fontsize=8)
+        ax.set_ylabel(
+            f"{name}\n({split.get(name, 'other')})", rotation=0, ha="right", va="center", fontsize=8
+        )
     fig.suptitle(f"CollectGoodObjects domains: random agent, seed {seed}", fontsize=9)
     fig.tight_layout()
     with atomic_path(path) as tmp:

@@ -15,7 +15,7 @@ def rollout(env, seed, actions=ACTIONS):
     obs, info = env.reset(seed=seed)
     frames, rewards, infos = [obs], [], [info]
     for action in actions:
-        obs, reward, terminated, truncated, info = env.step(int(action))
+        obs, reward, _terminated, _truncated, info = env.step(int(action))
         frames.append(obs)
         rewards.append(reward)
         infos.append(info)
@@ -81,10 +81,10 @@ def test_episode_has_fixed_length_and_reports_factors():
 def test_scripted_agent_walking_into_an_object_is_rewarded_by_its_role(role, reward):
     env = CollectGoodObjects(domain="A_room1")
     layout = {"agent_pos": (0.1, 0.5), "agent_yaw_deg": 0.0, role: [(0.5, 0.5)]}
-    obs, _ = env.reset(seed=0, options={"layout": layout})
+    _obs, _ = env.reset(seed=0, options={"layout": layout})
     total, picked_at = 0.0, None
     for t in range(20):
-        obs_next, r, _, _, info = env.step(env.actions.move_forward)
+        _obs_next, r, _, _, info = env.step(env.actions.move_forward)
         total += r
         if r != 0:
             picked_at = t
@@ -106,7 +106,7 @@ def test_rewards_do_not_depend_on_target_factors(target):
     shifted = CollectGoodObjects(domain=target)
     actions = np.random.default_rng(1).choice([0, 2, 2, 2, 1], 150)
     _, rewards_source, _ = rollout(source, seed=11, actions=actions)
-    frames, rewards_target, _ = rollout(shifted, seed=11, actions=actions)
+    _frames, rewards_target, _ = rollout(shifted, seed=11, actions=actions)
     assert np.any(rewards_source != 0), "the scripted walk should touch at least one object"
     np.testing.assert_array_equal(rewards_source, rewards_target)
     source.close()
@@ -140,7 +140,9 @@ def test_envs_in_one_process_draw_their_own_scenes():
     expected, _, _ = rollout(alone, seed=2, actions=ACTIONS[:10])
     alone.close()
 
-    vec = DummyVecEnv([lambda: CollectGoodObjects(domain="A_room1"), lambda: CollectGoodObjects(domain="B_room2")])
+    vec = DummyVecEnv(
+        [lambda: CollectGoodObjects(domain="A_room1"), lambda: CollectGoodObjects(domain="B_room2")]
+    )
     vec.seed(2)
     first = vec.reset()
     np.testing.assert_array_equal(first[0], expected[0])

@@ -47,7 +47,10 @@ def test_factors_are_independent_and_cover_their_sizes(dataset):
         for j in range(i + 1, factors.shape[1]):
             table = np.zeros((dataset.factor_sizes[i], dataset.factor_sizes[j]))
             np.add.at(table, (factors[:, i], factors[:, j]), 1)
-            assert chi2_contingency(table).pvalue > 1e-4, (dataset.factor_names[i], dataset.factor_names[j])
+            assert chi2_contingency(table).pvalue > 1e-4, (
+                dataset.factor_names[i],
+                dataset.factor_names[j],
+            )
 
 
 def test_each_factor_changes_the_pixels(dataset):

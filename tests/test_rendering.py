@@ -30,6 +30,10 @@ def test_fast_texture_loader_uploads_the_same_pixels_as_miniworld():
 
 def test_missing_system_gl_names_the_library_and_the_fix(monkeypatch):
     real = ctypes.util.find_library
-    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None if name == "EGL" else real(name))
-    with pytest.raises(rendering.RenderingUnavailableError, match=r"libEGL.*apt-get install -y libegl1"):
+    monkeypatch.setattr(
+        ctypes.util, "find_library", lambda name: None if name == "EGL" else real(name)
+    )
+    with pytest.raises(
+        rendering.RenderingUnavailableError, match=r"libEGL.*apt-get install -y libegl1"
+    ):
         CollectGoodObjects()

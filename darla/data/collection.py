@@ -1,0 +1,206 @@
+"""Random-agent data collection across the vision domains, stored under a content hash.
+
+DARLA's vision module never sees rewards or target domains: it learns from frames a uniformly
+random agent collects in the source domains. Each episode's seed, domain and actions derive from
+(seed, episode index) alone, so the same config gives the same bytes whether one process or
+several collect it, and a second ``see`` with the same config reuses the folder.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+import envs
+from darla.errors import DarlaError
+from darla.io import sha256_file, sha256_json, write_json
+
+FORMAT_VERSION = 1
+ARRAYS = ("frames", "factors", "domain_ids", "episode_ids")
+
+
+@dataclass(frozen=True)
+class CollectionConfig:
+    """What determines a dataset's content; its hash names the folder."""
+
+    domains: tuple[Any, ...] = tuple(envs.source_domains())
+    num_frames: int = 20000
+    episode_length: int = 100  # frames per episode: the random agent's horizon
+    obs_size: int = 64
+    seed: int = 0
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.num_frames < 2:
+            raise DarlaError(f"num_frames must be at least 2, got {self.num_frames}")
+        if self.episode_length < 1:
+            raise DarlaError(f"episode_length must be at least 1, got {self.episode_length}")
+        try:
+            resolved = envs.domains.resolve_domains(list(self.domains))
+        except envs.DomainError as error:
+            raise DarlaError(str(error)) from error
+        object.__setattr__(self, "domains", tuple(self.domains))
+        object.__setattr__(self, "_resolved", resolved)
+
+    @property
+    def num_episodes(self) -> int:
+        return -(-self.num_frames // self.episode_length)
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that changes the bytes: resolved domain factors, not just their names."""
+        return {
+            "format": FORMAT_VERSION,
+            "domains": [[name, factors] for name, factors in self._resolved],
+            **{k: v for k, v in asdict(self).items() if k != "domains"},
+        }
+
+
+def collection_hash(config: CollectionConfig) -> str:
+    return sha256_json(config.identity())[:16]
+
+
+def _episode_seed(seed: int, episode: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence([seed, episode])
+
+
+def _collect_episode(args: tuple[CollectionConfig, int]) -> tuple[int, np.ndarray, np.ndarray, int]:
+    config, episode = args
+    env = _worker_env(config)
+    rng = np.random.default_rng(_episode_seed(config.seed, episode))
+    domain_id = int(rng.integers(len(config._resolved)))
+    name, factors = config._resolved[domain_id]
+    length = min(config.episode_length, config.num_frames - episode * config.episode_length)
+    obs, info = env.reset(
+        seed=int(rng.integers(2**31)), options={"domain": {**factors, "name": name}}
+    )
+    frames = np.empty((length, *obs.shape), dtype=np.uint8)
+    frames[0] = obs
+    for t in range(1, length):
+        obs, _, terminated, truncated, info = env.step(int(rng.integers(env.action_space.n)))
+        if terminated or truncated:
+            obs, info = env.reset(
+                seed=int(rng.integers(2**31)), options={"domain": {**factors, "name": name}}
+            )
+        frames[t] = obs
+    vocabulary = envs.factor_vocabulary()
+    factor_row = np.array(
+        [vocabulary[k].index(v) for k, v in info["factors"].items()], dtype=np.int16
+    )
+    return episode, frames, factor_row, domain_id
+
+
+_ENV_CACHE: dict[str, Any] = {}
+
+
+def _worker_env(config: CollectionConfig):
+    """One env per process, reused across its episodes (creating one costs a GL context)."""
+    from envs.collect_good_objects import CollectGoodObjects
+
+    key = sha256_json([config.obs_size, config.episode_length, config.env_kwargs])
+    if key not in _ENV_CACHE:
+        for env in _ENV_CACHE.values():
+            env.close()
+        _ENV_CACHE.clear()
+        _ENV_CACHE[key] = CollectGoodObjects(
+            domain=config._resolved[0][1],
+            obs_size=config.obs_size,
+            # the collector decides episode boundaries; the env must not end an episode first
+            max_episode_steps=config.episode_length + 1,
+            **config.env_kwargs,
+        )
+    return _ENV_CACHE[key]
+
+
+def collect(
+    config: CollectionConfig, root: str | Path, *, workers: int = 1, progress: bool = True
+) -> Path:
+    """Collect into ``root/<hash>``; the folder appears only once complete (temp dir + rename)."""
+    root = Path(root)
+    final = root / collection_hash(config)
+    if _is_complete(final):
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
+    try:
+        _collect_into(config, tmp, workers=workers, progress=progress)
+        if _is_complete(final):  # another process finished first: keep theirs
+            shutil.rmtree(tmp)
+        else:
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _collect_into(config: CollectionConfig, folder: Path, *, workers: int, progress: bool) -> None:
+    n, length = config.num_frames, config.episode_length
+    size = config.obs_size
+    frames = np.lib.format.open_memmap(
+        folder / "frames.npy", mode="w+", dtype=np.uint8, shape=(n, size, size, 3)
+    )
+    factors = np.empty((n, len(envs.factor_vocabulary())), dtype=np.int16)
+    domain_ids = np.empty(n, dtype=np.int16)
+    episode_ids = np.repeat(np.arange(config.num_episodes, dtype=np.int32), length)[:n]
+    jobs = [(config, episode) for episode in range(config.num_episodes)]
+    bar = tqdm(total=n, desc="collecting frames", unit="frame", disable=not progress)
+    if workers > 1:
+        # forkserver: a forked child would inherit this process's OpenGL state
+        context = multiprocessing.get_context("forkserver")
+        with context.Pool(workers) as pool:
+            results = pool.imap_unordered(_collect_episode, jobs, chunksize=4)
+            _store(results, frames, factors, domain_ids, length, bar)
+    else:
+        _store(map(_collect_episode, jobs), frames, factors, domain_ids, length, bar)
+    bar.close()
+    frames.flush()
+    del frames
+    np.save(folder / "factors.npy", factors)
+    np.save(folder / "domain_ids.npy", domain_ids)
+    np.save(folder / "episode_ids.npy", episode_ids)
+    write_json(
+        folder / "meta.json",
+        {
+            "hash": folder.name.split(".")[1] if folder.name.startswith(".") else folder.name,
+            "config": config.identity(),
+            "domain_names": [name for name, _ in config._resolved],
+            "factor_names": list(envs.factor_vocabulary()),
+            "factor_values": {k: list(v) for k, v in envs.factor_vocabulary().items()},
+            "sha256": {f"{name}.npy": sha256_file(folder / f"{name}.npy") for name in ARRAYS},
+        },
+    )
+
+
+def _store(results, frames, factors, domain_ids, length, bar) -> None:
+    for episode, episode_frames, factor_row, domain_id in results:
+        start = episode * length
+        stop = start + len(episode_frames)
+        frames[start:stop] = episode_frames
+        factors[start:stop] = factor_row
+        domain_ids[start:stop] = domain_id
+        bar.update(len(episode_frames))
+
+
+def _is_complete(folder: Path) -> bool:
+    return (folder / "meta.json").is_file()
+
+
+def load_or_collect(
+    config: CollectionConfig, root: str | Path, *, workers: int = 1, progress: bool = True
+):
+    """The dataset for ``config``: reused when its folder exists, collected otherwise."""
+    from darla.data.frames import open_frames
+
+    folder = Path(root) / collection_hash(config)
+    reused = _is_complete(folder)
+    if not reused:
+        collect(config, root, workers=workers, progress=progress)
+    return open_frames(folder, expected_hash=collection_hash(config)), reused

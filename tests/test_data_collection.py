@@ -1,0 +1,86 @@
+"""Random-agent data: content-hashed, reused, identical across worker counts, split by episode."""
+
+import numpy as np
+import pytest
+
+import envs
+from darla.data import CollectionConfig, collect, collection_hash, load_or_collect, open_frames
+from darla.errors import DarlaError
+
+SMALL = {"num_frames": 120, "episode_length": 20, "obs_size": 32, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    return root, collect(CollectionConfig(**SMALL), root, progress=False)
+
+
+def test_frames_factors_and_domains_are_stored_memory_mappable(collected):
+    _, folder = collected
+    data = open_frames(folder)
+    assert isinstance(data.frames, np.memmap)
+    assert data.frames.shape == (120, 32, 32, 3) and data.frames.dtype == np.uint8
+    assert data.factors.shape == (120, len(envs.factor_vocabulary()))
+    assert set(np.unique(data.episode_ids)) == set(range(6))
+    vocabulary = envs.factor_vocabulary()
+    for i in range(0, 120, 20):
+        domain = data.meta["domain_names"][data.domain_ids[i]]
+        decoded = {k: vocabulary[k][data.factors[i, j]] for j, k in enumerate(vocabulary)}
+        assert decoded == envs.get_domain(domain)
+
+
+def test_same_config_is_reused_and_a_changed_one_collects_anew(collected, monkeypatch):
+    root, folder = collected
+    import darla.data.collection as collect_module
+
+    def fail(*args, **kwargs):
+        raise AssertionError("should have reused the collected folder")
+
+    monkeypatch.setattr(collect_module, "_collect_into", fail)
+    data, reused = load_or_collect(CollectionConfig(**SMALL), root, progress=False)
+    assert reused and data.folder == folder
+    assert collection_hash(CollectionConfig(**{**SMALL, "seed": 1})) != collection_hash(
+        CollectionConfig(**SMALL)
+    )
+    assert collection_hash(
+        CollectionConfig(**{**SMALL, "domains": ("A_room1",)})
+    ) != collection_hash(CollectionConfig(**SMALL))
+
+
+def test_worker_count_does_not_change_the_data(collected, tmp_path):
+    _, folder = collected
+    parallel = open_frames(collect(CollectionConfig(**SMALL), tmp_path, workers=2, progress=False))
+    serial = open_frames(folder)
+    np.testing.assert_array_equal(parallel.frames, serial.frames)
+    np.testing.assert_array_equal(parallel.factors, serial.factors)
+
+
+def test_split_is_by_episode_and_seeded(collected):
+    data = open_frames(collected[1])
+    train, val = data.split(0.34, seed=0)
+    assert len(train) + len(val) == len(data)
+    assert not set(data.episode_ids[train]) & set(data.episode_ids[val])
+    assert len(set(data.episode_ids[val])) == 2
+    np.testing.assert_array_equal(val, data.split(0.34, seed=0)[1])
+
+
+def test_tampered_or_mismatched_folder_is_refused(collected, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(collected[1], copy)
+    with pytest.raises(DarlaError, match="expected 0000"):
+        open_frames(copy, expected_hash="0000")
+    frames = np.load(copy / "frames.npy", mmap_mode="r+")
+    frames[0, 0, 0, 0] ^= 1
+    frames.flush()
+    with pytest.raises(DarlaError, match="does not match the hash"):
+        open_frames(copy)
+
+
+def test_bad_collection_config_fails_clearly():
+    with pytest.raises(DarlaError, match="unknown domain 'C_room3'"):
+        CollectionConfig(domains=("C_room3",))
+    with pytest.raises(DarlaError, match="num_frames"):
+        CollectionConfig(num_frames=0)
