@@ -102,7 +102,11 @@ class VisionModel(nn.Module, abc.ABC):
 
     @abc.abstractmethod
     def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Named loss terms for a float batch; ``"loss"`` is the scalar total to minimise."""
+        """Named loss terms for a float batch; ``"loss"`` is the scalar total to minimise.
+
+        The built-in models also take ``generator=`` (a ``torch.Generator``) for their noise:
+        the DAE's masks and the VAEs' reparameterisation samples.
+        """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruct ``x`` through the mean code (no sampling): what the agent 'sees'."""

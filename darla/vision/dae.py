@@ -10,17 +10,12 @@ import torch
 
 from darla.errors import DarlaError
 from darla.vision.base import VisionModel
-from darla.vision.losses import check_likelihood, pixel_reconstruction_loss
+from darla.vision.checks import check_positive_int
+from darla.vision.losses import check_likelihood, output_to_image, pixel_reconstruction_loss
 from darla.vision.noise import check_mask_fraction, mask_images
 from darla.vision.trunk import CONV_LAYERS, ConvDecoder, ConvTrunk, trunk_out_features
 
 FEATURE_LAYERS: tuple[str, ...] = (*CONV_LAYERS, "bottleneck", "output")
-
-
-def check_positive_int(name: str, value: int, example: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise DarlaError(f"{name} must be a positive integer, got {value!r}: use e.g. {example}")
-    return value
 
 
 class DenoisingAutoencoder(VisionModel):
@@ -69,7 +64,7 @@ class DenoisingAutoencoder(VisionModel):
         return self.bottleneck(self.trunk(x).flatten(1)), None
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.decoder(z))
+        return output_to_image(self.decoder(z), self._config["likelihood"])
 
     def corrupt(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Apply this DAE's configured masking noise to a batch."""

@@ -8,6 +8,10 @@ content. DARLA (Higgins et al., 2017) scores reconstructions at the DAE's high-l
 that the cost ignores pixel detail the DAE cannot represent and favours semantically meaningful,
 disentangled latents; the default here is the DAE's bottleneck, the most abstract layer it has,
 and any conv layer or its ``output`` can be chosen instead.
+
+Scale: the bottleneck is linear and unbounded, so the size of the recon term (and hence the β
+that balances it) depends on the DAE that was trained; compare ``recon`` and ``kl`` in
+TensorBoard when choosing β. ``output`` has a pixel-like scale, the conv layers lie between.
 """
 
 from __future__ import annotations
@@ -68,10 +72,9 @@ class DarlaVAE(BetaVAE):
             )
         super().__init__(image_size, latent_dim, hidden_dim, beta, likelihood="bernoulli")
         del self._config["likelihood"]
-        self._config.update(
-            name="darla", perceptual_layer=perceptual_layer, dae=dae.config
-        )
-        frozen = copy.deepcopy(dae).requires_grad_(False).eval()
+        self._config.update(name="darla", perceptual_layer=perceptual_layer, dae=dae.config)
+        # Copied onto this model's (fresh, so default) device; .to() moves both together later.
+        frozen = copy.deepcopy(dae).to(self.device).requires_grad_(False).eval()
         # object.__setattr__ bypasses nn.Module.__setattr__, which would register the DAE as a
         # submodule and hand its weights to the optimizer and to state_dict.
         object.__setattr__(self, "_frozen_dae", frozen)
@@ -97,7 +100,7 @@ class DarlaVAE(BetaVAE):
         """J(x): the frozen DAE's activation at ``perceptual_layer``."""
         return self._frozen_dae.features(x, self._config["perceptual_layer"])
 
-    def reconstruction_loss(self, x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    def reconstruction_loss(self, x: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
         """‖J(x̂) − J(x)‖², summed over feature dims and averaged over the batch.
 
         Gradients flow through J into x̂ (the DAE's weights do not require grad); J(x) is a
@@ -105,7 +108,8 @@ class DarlaVAE(BetaVAE):
         """
         with torch.no_grad():
             target = self.perceptual_features(x)
-        return feature_reconstruction_loss(self.perceptual_features(torch.sigmoid(logits)), target)
+        x_hat = torch.sigmoid(output)  # the decoder's logits as an image, as the DAE was fed
+        return feature_reconstruction_loss(self.perceptual_features(x_hat), target)
 
     def tensors_to_save(self) -> dict[str, torch.Tensor]:
         tensors = dict(self.state_dict())

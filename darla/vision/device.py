@@ -16,9 +16,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as err:
-        raise DarlaError(
-            f"unknown device {device!r}: use auto, cpu, cuda or cuda:<index>"
-        ) from err
+        raise DarlaError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:<index>") from err
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise DarlaError(f"device {device!r} requested but CUDA is not available: use auto or cpu")
     return resolved

@@ -17,27 +17,33 @@ LIKELIHOODS: tuple[str, ...] = ("bernoulli", "gaussian")
 
 def check_likelihood(likelihood: str) -> str:
     if likelihood not in LIKELIHOODS:
-        raise DarlaError(
-            f"unknown likelihood {likelihood!r}: use one of {', '.join(LIKELIHOODS)}"
-        )
+        raise DarlaError(f"unknown likelihood {likelihood!r}: use one of {', '.join(LIKELIHOODS)}")
     return likelihood
 
 
-def pixel_reconstruction_loss(
-    logits: torch.Tensor, target: torch.Tensor, likelihood: str
-) -> torch.Tensor:
-    """Negative log-likelihood of ``target`` in [0, 1] under the decoder output ``logits``.
+def output_to_image(output: torch.Tensor, likelihood: str) -> torch.Tensor:
+    """Decoder output -> image in [0, 1]: ``sigmoid`` of Bernoulli logits, clamped Gaussian mean."""
+    if likelihood == "bernoulli":
+        return torch.sigmoid(output)
+    return output.clamp(0.0, 1.0)
 
-    ``bernoulli``: BCE with logits (stable for saturated pixels), summed over pixels.
-    ``gaussian``: squared error between ``sigmoid(logits)`` and the target, summed over pixels
-    (a fixed-variance Gaussian up to a constant); the sigmoid keeps the mean inside the image
-    range so both likelihoods decode with the same ``decode``.
+
+def pixel_reconstruction_loss(
+    output: torch.Tensor, target: torch.Tensor, likelihood: str
+) -> torch.Tensor:
+    """Negative log-likelihood of ``target`` in [0, 1] given the raw decoder ``output``.
+
+    ``bernoulli``: ``output`` are logits; BCE with logits (stable for saturated pixels), summed
+    over pixels. ``gaussian``: ``output`` is the mean itself; squared error summed over pixels (a
+    fixed-variance Gaussian up to a constant). The mean is deliberately not squashed by a
+    sigmoid: on mostly dark frames the sigmoid saturates early and squared error then has no
+    gradient left to pull the bright pixels back (the model gets stuck on a black image).
     """
     check_likelihood(likelihood)
     if likelihood == "bernoulli":
-        per_pixel = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        per_pixel = F.binary_cross_entropy_with_logits(output, target, reduction="none")
     else:
-        per_pixel = (torch.sigmoid(logits) - target).pow(2)
+        per_pixel = (output - target).pow(2)
     return per_pixel.flatten(1).sum(dim=1).mean()
 
 

@@ -27,13 +27,11 @@ _REGISTRY: dict[str, tuple[Callable[..., VisionModel], dict[str, Any]]] = {
 }
 
 
-def register_model(
-    name: str, factory: Callable[..., VisionModel], **fixed: Any
-) -> None:
+def register_model(name: str, factory: Callable[..., VisionModel], **fixed: Any) -> None:
     """Make ``build_model(name, ...)`` call ``factory(**fixed, ...)``.
 
-    The factory's model must put ``name`` and its constructor arguments in ``_config`` (or the
-    registry does it for the name) so that saved files can be rebuilt.
+    The model should record its constructor arguments in ``_config`` (JSON-able) so saved files
+    can be rebuilt; when it does not, the registry records the arguments it was built with.
     """
     _REGISTRY[name] = (factory, dict(fixed))
 
@@ -63,9 +61,7 @@ def build_model(name: str, **config: Any) -> VisionModel:
     every model but ``darla``, whose config holds the DAE's config rather than its weights.
     """
     if name not in _REGISTRY:
-        raise DarlaError(
-            f"unknown vision model {name!r}: use one of {', '.join(model_names())}"
-        )
+        raise DarlaError(f"unknown vision model {name!r}: use one of {', '.join(model_names())}")
     factory, fixed = _REGISTRY[name]
     config.pop("name", None)
     for key, value in fixed.items():
@@ -77,6 +73,8 @@ def build_model(name: str, **config: Any) -> VisionModel:
         config["dae"] = _resolve_dae(config.get("dae"))
     _check_kwargs(name, factory, config)
     model = factory(**config)
+    if getattr(model, "_config", None) is None:  # a user's model that did not record its config
+        model._config = {**config}
     model._config["name"] = name
     return model
 

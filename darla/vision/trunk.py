@@ -6,6 +6,7 @@ DARLA's encoders all use conv 32-32-64-64 with 4x4 kernels and stride 2 (the DAE
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -66,10 +67,11 @@ class ConvTrunk(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """FC layers -> ``[B,64,S/16,S/16]`` -> 4x4 stride-2 transposed convs -> logits ``[B,3,S,S]``.
+    """FC layers -> ``[B,64,S/16,S/16]`` -> 4x4 stride-2 transposed convs -> ``[B,3,S,S]``.
 
-    The mirror of :class:`ConvTrunk`. It returns logits, not images: the Bernoulli likelihood
-    needs them for a numerically stable BCE, and ``sigmoid`` turns them into images in [0, 1].
+    The mirror of :class:`ConvTrunk`. It returns raw outputs, not images: the Bernoulli
+    likelihood needs logits for a numerically stable BCE, the Gaussian one an unsquashed mean
+    (see :func:`darla.vision.losses.output_to_image`).
 
     Args:
         image_size: side S of the output images.
@@ -83,12 +85,12 @@ class ConvDecoder(nn.Module):
         self.side = feature_side(image_size)
         sizes = (in_features, *hidden, trunk_out_features(image_size))
         layers: list[nn.Module] = []
-        for f_in, f_out in zip(sizes[:-1], sizes[1:], strict=True):
+        for f_in, f_out in itertools.pairwise(sizes):
             layers += [nn.Linear(f_in, f_out), nn.ReLU()]
         self.fc = nn.Sequential(*layers)
         channels = (*reversed(TRUNK_CHANNELS), 3)
         deconvs: list[nn.Module] = []
-        for i, (c_in, c_out) in enumerate(zip(channels[:-1], channels[1:], strict=True)):
+        for i, (c_in, c_out) in enumerate(itertools.pairwise(channels)):
             deconvs.append(nn.ConvTranspose2d(c_in, c_out, kernel_size=4, stride=2, padding=1))
             if i < len(channels) - 2:
                 deconvs.append(nn.ReLU())

@@ -10,22 +10,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from darla.errors import DarlaError
 from darla.vision.base import VisionModel
-from darla.vision.dae import check_positive_int
+from darla.vision.checks import check_beta, check_positive_int
 from darla.vision.losses import (
     check_likelihood,
     kl_per_dim,
+    output_to_image,
     pixel_reconstruction_loss,
     reparameterize,
 )
 from darla.vision.trunk import ConvDecoder, ConvTrunk, trunk_out_features
-
-
-def check_beta(beta: float) -> float:
-    if not isinstance(beta, (int, float)) or isinstance(beta, bool) or not beta >= 0:
-        raise DarlaError(f"beta must be a number >= 0, got {beta!r}: use e.g. 4.0 (1.0 is a VAE)")
-    return float(beta)
 
 
 class BetaVAE(VisionModel):
@@ -60,6 +54,9 @@ class BetaVAE(VisionModel):
             "beta": check_beta(beta),
             "likelihood": check_likelihood(likelihood),
         }
+        # Kept outside the config too: DARLA decodes like the Bernoulli model (sigmoid of logits)
+        # but has no pixel likelihood in its config.
+        self.likelihood = likelihood
         self.trunk = ConvTrunk(image_size)
         self.fc = nn.Sequential(nn.Linear(trunk_out_features(image_size), hidden_dim), nn.ReLU())
         # One head for both moments, split in half: μ is the first D outputs, log σ² the last D.
@@ -78,15 +75,16 @@ class BetaVAE(VisionModel):
         mu, logvar = self.head(self.fc(self.trunk(x).flatten(1))).chunk(2, dim=1)
         return mu, logvar
 
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+    def decode_raw(self, z: torch.Tensor) -> torch.Tensor:
+        """Decoder output before squashing: Bernoulli logits or the Gaussian mean."""
         return self.decoder(z)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.decoder(z))
+        return output_to_image(self.decoder(z), self.likelihood)
 
-    def reconstruction_loss(self, x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    def reconstruction_loss(self, x: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
         """-log p(x|z) summed over pixels, averaged over the batch; the one term DARLA changes."""
-        return pixel_reconstruction_loss(logits, x, self._config["likelihood"])
+        return pixel_reconstruction_loss(output, x, self.likelihood)
 
     def loss(
         self, batch: torch.Tensor, generator: torch.Generator | None = None
@@ -98,7 +96,7 @@ class BetaVAE(VisionModel):
         """
         mu, logvar = self.encode(batch)
         z = reparameterize(mu, logvar, generator)
-        recon = self.reconstruction_loss(batch, self.decode_logits(z))
+        recon = self.reconstruction_loss(batch, self.decode_raw(z))
         kl_dims = kl_per_dim(mu, logvar)
         kl = kl_dims.sum()
         return {"loss": recon + self.beta * kl, "recon": recon, "kl": kl, "kl_per_dim": kl_dims}

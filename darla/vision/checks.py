@@ -1,0 +1,22 @@
+"""Validation of numeric config values, shared by the models' constructors.
+
+Each check raises :class:`~darla.errors.DarlaError` with the bad value and an example of a good
+one, so a typo in a Hydra override fails at build time with one line instead of deep in torch.
+"""
+
+from __future__ import annotations
+
+from darla.errors import DarlaError
+
+
+def check_positive_int(name: str, value: int, example: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise DarlaError(f"{name} must be a positive integer, got {value!r}: use e.g. {example}")
+    return value
+
+
+def check_beta(beta: float) -> float:
+    # `not beta >= 0` also rejects NaN.
+    if not isinstance(beta, (int, float)) or isinstance(beta, bool) or not beta >= 0:
+        raise DarlaError(f"beta must be a number >= 0, got {beta!r}: use e.g. 4.0 (1.0 is a VAE)")
+    return float(beta)
