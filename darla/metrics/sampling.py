@@ -1,0 +1,150 @@
+"""Sampling observations from a factor dataset and encoding them with a representation function.
+
+The metrics never see a model: they see a ``represent`` callable from uint8 images
+``[n, H, W, 3]`` to float codes ``[n, D]`` (for a VAE, usually the latent mean), and a factor
+dataset with disentanglement_lib's ``GroundTruthData`` contract (``factor_names``,
+``factor_sizes``, ``sample_factors(n, rng)``, ``render(factors)``). Sampling lives here, apart
+from the arithmetic, so every metric's core can be tested on exact arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from darla.errors import DarlaError
+from darla.metrics.utils import check_factors
+
+#: Maps uint8 images ``[n, H, W, 3]`` to float codes ``[n, D]``; must return numpy (or
+#: array-like) values, so a torch encoder wraps its output in ``.detach().cpu().numpy()``.
+Representation = Callable[[np.ndarray], np.ndarray]
+
+
+@runtime_checkable
+class FactorDataset(Protocol):
+    """What the sampling wrappers need from a dataset (``envs.factor_dataset`` has the full one)."""
+
+    factor_names: tuple[str, ...]
+    factor_sizes: tuple[int, ...]
+
+    def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray: ...
+
+    def render(self, factors: np.ndarray) -> np.ndarray: ...
+
+
+def check_dataset(dataset: object) -> tuple[int, ...]:
+    """The dataset's factor sizes, after checking it can be sampled and rendered."""
+    missing = [a for a in ("factor_sizes", "sample_factors", "render") if not hasattr(dataset, a)]
+    if missing:
+        raise DarlaError(
+            f"{type(dataset).__name__} lacks {missing}; a metrics dataset needs factor_names, "
+            "factor_sizes, sample_factors(n, rng) and render(factors) (see envs.factor_dataset)"
+        )
+    sizes = tuple(int(s) for s in dataset.factor_sizes)  # type: ignore[attr-defined]
+    names = factor_names(dataset)
+    single = [names[k] for k, s in enumerate(sizes) if s < 2]
+    if not sizes or single:
+        raise DarlaError(
+            f"factor(s) {single or '(none)'} of {type(dataset).__name__} take fewer than 2 values; "
+            "a metric needs every factor to vary: drop constant factors from the dataset"
+        )
+    return sizes
+
+
+def factor_names(dataset: object) -> tuple[str, ...]:
+    sizes = dataset.factor_sizes  # type: ignore[attr-defined]
+    names = getattr(dataset, "factor_names", None)
+    return tuple(names) if names is not None else tuple(f"factor{k}" for k in range(len(sizes)))
+
+
+def check_batch_size(batch_size: int) -> int:
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise DarlaError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
+
+
+def check_count(value: int, name: str, minimum: int = 1) -> int:
+    if int(value) != value or value < minimum:
+        raise DarlaError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def sample_factors(dataset: FactorDataset, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``dataset.sample_factors`` with its output checked: int ``[n, K]``."""
+    sizes = tuple(dataset.factor_sizes)
+    factors = check_factors(dataset.sample_factors(n, rng), "sampled factors")
+    if factors.shape != (n, len(sizes)):
+        raise DarlaError(
+            f"{type(dataset).__name__}.sample_factors({n}, rng) returned shape {factors.shape}, "
+            f"expected ({n}, {len(sizes)})"
+        )
+    return factors
+
+
+def represent_factors(
+    dataset: FactorDataset,
+    represent: Representation,
+    factors: np.ndarray,
+    batch_size: int = 64,
+) -> np.ndarray:
+    """Render ``factors`` [n, K] and encode them, ``batch_size`` observations per call.
+
+    Only one batch of images is alive at a time, so memory does not grow with the number of
+    points; the result does not depend on ``batch_size`` as long as ``represent`` treats the
+    rows of a batch independently (true for a VAE in eval mode; not for BatchNorm in train mode).
+    """
+    batch_size = check_batch_size(batch_size)
+    n = len(factors)
+    codes: np.ndarray | None = None
+    for start in range(0, n, batch_size):
+        chunk = factors[start : start + batch_size]
+        batch = _encode(represent, dataset.render(chunk), len(chunk))
+        if codes is None:
+            codes = np.empty((n, batch.shape[1]), dtype=np.float64)
+        elif batch.shape[1] != codes.shape[1]:
+            raise DarlaError(
+                f"represent returned {batch.shape[1]} code dimensions for one batch and "
+                f"{codes.shape[1]} for another; it must return a fixed number of codes"
+            )
+        codes[start : start + len(chunk)] = batch
+    if codes is None:
+        raise DarlaError("no observations to encode; ask for at least one point")
+    return codes
+
+
+def _encode(represent: Representation, images: np.ndarray, n: int) -> np.ndarray:
+    codes = np.asarray(represent(images))
+    if codes.ndim != 2 or codes.shape[0] != n:
+        raise DarlaError(
+            f"represent returned shape {codes.shape} for {n} images; it must return float codes "
+            f"of shape [{n}, num_codes]"
+        )
+    if not np.issubdtype(codes.dtype, np.number):
+        raise DarlaError(f"represent returned dtype {codes.dtype}; it must return float codes")
+    codes = codes.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(codes)):
+        raise DarlaError(
+            "represent returned NaN or inf codes; fix the encoder (a diverged model?) first"
+        )
+    return codes
+
+
+def sample_codes(
+    dataset: FactorDataset,
+    represent: Representation,
+    num_points: int,
+    *,
+    rng: np.random.Generator,
+    batch_size: int = 64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``num_points`` factor vectors, render and encode them: ``(codes [N, D], factors [N, K])``.
+
+    disentanglement_lib's ``generate_batch_factor_code``, but sample-major and with all factors
+    drawn in one call, so the sample depends on the seed only, not on ``batch_size``.
+    """
+    check_dataset(dataset)
+    num_points = check_count(num_points, "num_points", 2)
+    factors = sample_factors(dataset, num_points, rng)
+    return represent_factors(dataset, represent, factors, batch_size), factors
