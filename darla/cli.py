@@ -52,7 +52,22 @@ def build_parser() -> argparse.ArgumentParser:
     domains.add_argument("--seed", type=int, default=0)
     domains.add_argument("--obs-size", type=int, default=64)
     domains.set_defaults(run=_domains)
+
+    see = commands.add_parser(
+        "see",
+        help="stage 1: collect frames and train a vision module (Hydra overrides, e.g. vision=darla beta=2)",
+        description="Stage 1. Arguments are Hydra overrides of configs/see.yaml, e.g. "
+        "`darla see vision=darla beta=2 seed=1`, `experiment=smoke`, `--force` to retrain, `-m` to sweep.",
+    )
+    see.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides")
+    see.set_defaults(run=lambda args: _hydra_stage("see", args.overrides))
     return parser
+
+
+def _hydra_stage(stage: str, overrides: list[str]) -> None:
+    from darla.hydra_stage import run_stage
+
+    run_stage(stage, overrides)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,10 +24,20 @@ GOOD_DEPTH, BAD_DEPTH, AGENT_DEPTH = 0.5, 0.75, 0.1
 
 
 class CollectGoodObjectsFactors:
-    """Renders scenes from factor indices; one env, re-laid out per image."""
+    """Renders scenes from factor indices; one env, re-laid out per image.
+
+    Rendered scenes are kept (up to ``cache_bytes``): the metrics draw the same few thousand
+    scenes over and over (disentanglement_lib's β-VAE score alone asks for over a million
+    images), so each is rendered once. ``np.empty`` only reserves address space; a scene takes
+    memory once drawn.
+    """
 
     def __init__(
-        self, domains: DomainSpec | Sequence[DomainSpec], obs_size: int = 64, **env_kwargs
+        self,
+        domains: DomainSpec | Sequence[DomainSpec],
+        obs_size: int = 64,
+        cache_bytes: int = 1 << 30,
+        **env_kwargs,
     ) -> None:
         from envs.collect_good_objects import CollectGoodObjects
 
@@ -47,6 +57,10 @@ class CollectGoodObjectsFactors:
         self._env = CollectGoodObjects(domain=resolved[0][1], obs_size=obs_size, **env_kwargs)
         height, width = self._env.observation_space.shape[:2]
         self.observation_shape = (height, width, 3)
+        num_scenes = int(np.prod(self.factor_sizes))
+        fits = num_scenes * height * width * 3 <= cache_bytes
+        self._cache = np.empty((num_scenes, *self.observation_shape), np.uint8) if fits else None
+        self._rendered = np.zeros(num_scenes, dtype=bool)
 
     def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return sample_uniform_factors(self.factor_sizes, n, rng)
@@ -59,20 +73,29 @@ class CollectGoodObjectsFactors:
 
     def render(self, factors: np.ndarray) -> np.ndarray:
         factors = check_factors(factors, self.factor_sizes)
-        out = np.empty((len(factors), *self.observation_shape), dtype=np.uint8)
-        n_domain = len(self._domain_factor_names)
-        for i, row in enumerate(factors):
-            yaw, good_lane, bad_lane = row[n_domain:]
-            layout = {
-                "agent_pos": (AGENT_DEPTH, 0.5),
-                "agent_yaw_deg": AGENT_YAW_DEG[yaw],
-                "good": [(GOOD_DEPTH, LANES[good_lane])],
-                "bad": [(BAD_DEPTH, LANES[bad_lane])],
-            }
-            out[i], _ = self._env.reset(
-                seed=0, options={"domain": self.factors_to_domain(row), "layout": layout}
-            )
-        return out
+        if self._cache is None:
+            out = np.empty((len(factors), *self.observation_shape), dtype=np.uint8)
+            for i, row in enumerate(factors):
+                out[i] = self._render_one(row)
+            return out
+        flat = np.ravel_multi_index(tuple(factors.T), self.factor_sizes)
+        for index in np.unique(flat[~self._rendered[flat]]):
+            row = np.array(np.unravel_index(index, self.factor_sizes))
+            self._cache[index] = self._render_one(row)
+            self._rendered[index] = True
+        return self._cache[flat]
+
+    def _render_one(self, row: np.ndarray) -> np.ndarray:
+        yaw, good_lane, bad_lane = row[len(self._domain_factor_names) :]
+        layout = {
+            "agent_pos": (AGENT_DEPTH, 0.5),
+            "agent_yaw_deg": AGENT_YAW_DEG[yaw],
+            "good": [(GOOD_DEPTH, LANES[good_lane])],
+            "bad": [(BAD_DEPTH, LANES[bad_lane])],
+        }
+        domain = self.factors_to_domain(row)
+        obs, _ = self._env.reset(seed=0, options={"domain": domain, "layout": layout})
+        return obs
 
     def close(self) -> None:
         self._env.close()

@@ -84,3 +84,14 @@ def test_factor_dataset_of_one_domain_has_layout_factors_only():
     dataset = envs.make_factor_dataset(["A_room2"], obs_size=32)
     assert dataset.factor_names == ("agent_yaw", "good_lane", "bad_lane")
     dataset.close()
+
+
+def test_scene_cache_returns_what_a_fresh_render_gives():
+    cached = envs.make_factor_dataset(["A_room1", "B_room2"], obs_size=32)
+    uncached = envs.make_factor_dataset(["A_room1", "B_room2"], obs_size=32, cache_bytes=0)
+    factors = cached.sample_factors(40, np.random.default_rng(3))
+    factors[20:] = factors[:20]  # repeats come from the cache
+    np.testing.assert_array_equal(cached.render(factors), uncached.render(factors))
+    np.testing.assert_array_equal(cached.render(factors[::-1]), uncached.render(factors[::-1]))
+    cached.close()
+    uncached.close()

@@ -1,0 +1,50 @@
+"""Running a stage under ``hydra.main``, so sweeps (``-m``) and launchers work from ``darla``.
+
+The config is composed once beforehand so that a bad override becomes one line and exit code 2;
+inside the job, an expected mistake also exits 2 without a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from darla.config import compose, config_dir
+from darla.errors import DarlaError
+
+
+def _stage_task(stage: str) -> Callable[[Any], Any]:
+    if stage == "see":
+        from darla.stages.see import run_see
+
+        def task(cfg: Any) -> None:
+            result = run_see(cfg)
+            print(f"vision run: {result.run_dir}")
+
+        return task
+    raise DarlaError(f"unknown stage {stage!r}")
+
+
+def run_stage(stage: str, overrides: Sequence[str]) -> int:
+    import hydra
+
+    overrides = ["force=true" if arg == "--force" else arg for arg in overrides]
+    compose(stage, [o for o in overrides if "=" in o and not o.startswith("-")])
+    task = _stage_task(stage)
+
+    def guarded(cfg: Any) -> None:
+        try:
+            task(cfg)
+        except DarlaError as error:
+            print(f"darla: error: {error}", file=sys.stderr)
+            sys.exit(2)
+
+    main = hydra.main(config_path=str(config_dir()), config_name=stage, version_base="1.3")(guarded)
+    saved_argv = sys.argv
+    sys.argv = [f"darla {stage}", *overrides]
+    try:
+        main()
+    finally:
+        sys.argv = saved_argv
+    return 0

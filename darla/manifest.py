@@ -1,0 +1,100 @@
+"""The run manifest: what a run folder holds and what produced it.
+
+Written last, so a folder with a manifest marked finished is complete: stages reuse such a
+folder and redo anything else.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from darla.io import sha256_file, write_json
+
+MANIFEST = "manifest.json"
+PACKAGES = (
+    "darla",
+    "torch",
+    "numpy",
+    "gymnasium",
+    "miniworld",
+    "stable-baselines3",
+    "hydra-core",
+    "scikit-learn",
+    "safetensors",
+)
+
+
+def package_versions() -> dict[str, str | None]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    versions["python"] = sys.version.split()[0]
+    return versions
+
+
+def git_commit() -> str | None:
+    root = Path(__file__).resolve().parents[1]
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def write_manifest(
+    run_dir: Path, *, stage: str, config: Any, inputs: dict[str, str], finished: bool = True
+) -> Path:
+    """sha256 of every file in the run folder (checkpoints aside), the config and the inputs."""
+    files = {
+        str(path.relative_to(run_dir)): sha256_file(path)
+        for path in sorted(run_dir.rglob("*"))
+        if path.is_file()
+        and path.name != MANIFEST
+        and "checkpoints" not in path.parts
+        and not path.name.startswith(".")
+    }
+    return write_json(
+        run_dir / MANIFEST,
+        {
+            "stage": stage,
+            "finished": finished,
+            "config": config,
+            "inputs": inputs,
+            "files": files,
+            "versions": package_versions(),
+            "git_commit": git_commit(),
+            "platform": platform.platform(),
+        },
+    )
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any] | None:
+    import json
+
+    path = Path(run_dir) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+
+
+def is_finished(run_dir: Path) -> bool:
+    manifest = read_manifest(run_dir)
+    return bool(manifest and manifest.get("finished"))

@@ -1,0 +1,247 @@
+"""Stage 1, ``darla see``: frames from a random agent in the vision domains -> a vision module.
+
+``vision=darla`` is the whole DARLA vision module in one command: it first trains (or reuses, or
+takes ``dae_run=``) the denoising autoencoder whose features are the β-VAE_DAE's reconstruction
+target, then trains the β-VAE_DAE on the same frames.
+
+A run folder is named by a key of everything that determines its weights (model config, training
+settings, data hash, seed, the DAE's weights): a finished folder with the same key is reused.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+import envs
+from darla.config import run_key, to_plain
+from darla.data import CollectionConfig, FrameDataset, load_or_collect
+from darla.errors import DarlaError
+from darla.io import atomic_path, sha256_file, write_text
+from darla.manifest import is_finished, write_manifest
+from darla.representation import MemoizedRepresentation
+from darla.stages.vision_trainer import TrainSettings, train_vision
+from darla.vision import (
+    DenoisingAutoencoder,
+    build_model,
+    eval_mode,
+    images_to_tensor,
+    kl_per_dim,
+    load_model,
+    reconstruction_grid,
+    resolve_device,
+    save_model,
+    traversal_grid,
+)
+from darla.vision.serialization import WEIGHTS_NAME
+
+# Settings that change logging only, not the weights: left out of the run key.
+LOGGING_ONLY = ("checkpoint_every", "log_every", "image_every", "val_batches", "threads")
+
+
+@dataclass
+class SeeResult:
+    run_dir: Path
+    reused: bool
+    dae_run: Path | None
+
+
+def run_see(cfg: Any, *, progress: bool = True) -> SeeResult:
+    """Run stage 1 for a composed ``see`` config; returns the vision run folder."""
+    cfg = to_plain(cfg)
+    torch.set_num_threads(int(cfg["train"]["threads"]))
+    vision = cfg["vision"]
+    name = vision["name"]
+    model_kwargs = _model_kwargs(vision, cfg.get("beta"), cfg["data"]["obs_size"])
+    settings = TrainSettings(**{k: v for k, v in cfg["train"].items() if k != "threads"})
+    device = resolve_device(cfg["device"])
+    seed = int(cfg["seed"])
+    runs_root = Path(cfg["runs_root"])
+
+    dae_file = None
+    if name == "darla" and cfg.get("dae_run"):
+        dae_file = _check_dae_run(Path(cfg["dae_run"]), cfg["data"]["obs_size"])
+    _validate_model(name, model_kwargs, vision)
+
+    data, reused_data = load_or_collect(
+        _collection_config(cfg),
+        runs_root / "data",
+        workers=cfg["data"]["workers"],
+        progress=progress,
+    )
+    print(f"data: {'reused' if reused_data else 'collected'} {len(data)} frames in {data.folder}")
+    train_idx, val_idx = data.split(cfg["data"]["val_fraction"], seed)
+
+    dae_run = None
+    if name == "darla":
+        if dae_file is None:
+            dae_kwargs = _model_kwargs(vision["dae"], None, cfg["data"]["obs_size"])
+            dae_result = _train_run(
+                "dae", dae_kwargs, data, train_idx, val_idx, settings, cfg, device, progress
+            )
+            dae_file = dae_result.run_dir / WEIGHTS_NAME
+            dae_run = dae_result.run_dir
+        else:
+            dae_run = dae_file.parent
+        model_kwargs["dae"] = str(dae_file)
+    result = _train_run(
+        name, model_kwargs, data, train_idx, val_idx, settings, cfg, device, progress
+    )
+    result.dae_run = dae_run
+    return result
+
+
+def _model_kwargs(vision: dict[str, Any], beta: float | None, obs_size: int) -> dict[str, Any]:
+    kwargs = dict(vision.get("model") or {})
+    kwargs["image_size"] = obs_size
+    if beta is not None:
+        if vision["name"] == "dae":
+            raise DarlaError(
+                "beta applies to VAE-type models, not vision=dae; drop beta=... or pick vision=darla"
+            )
+        kwargs["beta"] = float(beta)
+    return kwargs
+
+
+def _validate_model(name: str, kwargs: dict[str, Any], vision: dict[str, Any]) -> None:
+    """Build the model once, untrained, so a bad config fails before any frame is collected."""
+    if name == "darla":
+        dae = build_model("dae", **_model_kwargs(vision["dae"], None, kwargs["image_size"]))
+        build_model("darla", dae=dae, **kwargs)
+    else:
+        build_model(name, **kwargs)
+
+
+def _check_dae_run(path: Path, obs_size: int) -> Path:
+    file = path / WEIGHTS_NAME if path.is_dir() else path
+    if not file.exists():
+        raise DarlaError(
+            f"dae_run {path} has no {WEIGHTS_NAME}; train one with `darla see vision=dae` or drop dae_run"
+        )
+    dae = load_model(file)
+    if not isinstance(dae, DenoisingAutoencoder):
+        raise DarlaError(
+            f"dae_run {path} holds a {dae.config.get('name')} model, not a DAE; point it at a `vision=dae` run"
+        )
+    if dae.config["image_size"] != obs_size:
+        raise DarlaError(
+            f"dae_run {path} was trained on {dae.config['image_size']}px frames but data.obs_size is {obs_size}; "
+            f"set data.obs_size={dae.config['image_size']} or train a DAE at {obs_size}px"
+        )
+    return file
+
+
+def _collection_config(cfg: dict[str, Any]) -> CollectionConfig:
+    data = cfg["data"]
+    return CollectionConfig(
+        domains=tuple(data["domains"]),
+        num_frames=int(data["num_frames"]),
+        episode_length=int(data["episode_length"]),
+        obs_size=int(data["obs_size"]),
+        seed=int(cfg["seed"]),
+    )
+
+
+def _train_run(
+    name: str,
+    model_kwargs: dict[str, Any],
+    data: FrameDataset,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    settings: TrainSettings,
+    cfg: dict[str, Any],
+    device: torch.device,
+    progress: bool,
+) -> SeeResult:
+    inputs = {"data_hash": data.hash}
+    if "dae" in model_kwargs:
+        inputs["dae_sha256"] = sha256_file(model_kwargs["dae"])
+    key_train = {k: v for k, v in cfg["train"].items() if k not in LOGGING_ONLY}
+    key = run_key(
+        name,
+        {k: v for k, v in model_kwargs.items() if k != "dae"},
+        key_train,
+        cfg["data"]["val_fraction"],
+        cfg["seed"],
+        inputs,
+    )
+    run_dir = Path(cfg["runs_root"]) / "see" / f"{name}-{key}"
+    if is_finished(run_dir) and not cfg["force"]:
+        print(f"{name}: reused {run_dir} (same config, data and seed)")
+        return SeeResult(run_dir, True, None)
+    if cfg["force"] and run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run_config = {
+        **cfg,
+        "vision": {**cfg["vision"], "name": name, "model": model_kwargs},
+        "run_key": key,
+    }
+    write_text(run_dir / "config.yaml", yaml.safe_dump(run_config, sort_keys=False))
+    write_text(run_dir / "data_hash", data.hash + "\n")
+
+    torch.manual_seed(int(cfg["seed"]))  # initial weights
+    model = build_model(name, **model_kwargs).to(device)
+    terms = train_vision(
+        model,
+        data.frames,
+        train_idx,
+        val_idx,
+        settings,
+        run_dir,
+        seed=int(cfg["seed"]),
+        label=name,
+        progress=progress,
+    )
+    save_model(model, run_dir)
+    _write_images(model, data, val_idx if len(val_idx) else train_idx, run_dir, int(cfg["seed"]))
+    summary = {k: float(v) for k, v in terms.items()}
+    if cfg["metrics"]["enabled"]:
+        _write_metrics(model, cfg, run_dir, progress)
+    write_text(run_dir / "train_summary.yaml", yaml.safe_dump(summary, sort_keys=True))
+    write_manifest(run_dir, stage="see", config=run_config, inputs=inputs)
+    print(f"{name}: trained {run_dir} (val loss {summary['val_loss']:.4g})")
+    return SeeResult(run_dir, False, None)
+
+
+def _write_images(model, data: FrameDataset, indices: np.ndarray, run_dir: Path, seed: int) -> None:
+    import imageio.v3 as iio
+
+    chosen = np.sort(
+        np.random.default_rng([seed, 7]).choice(indices, min(8, len(indices)), replace=False)
+    )
+    frames = np.ascontiguousarray(data.frames[chosen])
+    with atomic_path(run_dir / "recon.png") as tmp:
+        iio.imwrite(tmp, reconstruction_grid(model, frames))
+    if model.config["name"] != "dae":
+        with eval_mode(model):
+            kl = kl_per_dim(*model.encode(images_to_tensor(frames, model.device)))
+        with atomic_path(run_dir / "traversals.png") as tmp:
+            iio.imwrite(tmp, traversal_grid(model, frames[0], kl_per_dim=kl, max_rows=10))
+
+
+def _write_metrics(model, cfg: dict[str, Any], run_dir: Path, progress: bool) -> None:
+    from darla.metrics import ALL, evaluate, write_metrics
+
+    dataset = envs.make_factor_dataset(
+        list(cfg["data"]["domains"]), obs_size=int(cfg["data"]["obs_size"])
+    )
+    names = cfg["metrics"].get("names") or ALL
+    try:
+        results = evaluate(
+            dataset,
+            MemoizedRepresentation(model.latent_mean),
+            rng=np.random.default_rng(int(cfg["metrics"]["seed"])),
+            metrics=names,
+            fast=bool(cfg["metrics"]["fast"]),
+            progress=progress,
+        )
+    finally:
+        dataset.close()
+    write_metrics(run_dir / "metrics.json", results)

@@ -1,0 +1,229 @@
+"""The training loop shared by every vision model: checkpoints, exact resume, NaN guard, logging.
+
+Resuming is exact on CPU: batches are a function of (seed, step) and the noise of step ``t`` comes
+from ``torch.manual_seed(f(seed, t))``, so a killed run continued from its last checkpoint ends
+with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from darla.errors import DarlaError
+from darla.io import atomic_path
+from darla.stages.batches import BatchSource
+from darla.vision import (
+    VisionModel,
+    eval_mode,
+    images_to_tensor,
+    reconstruction_grid,
+    traversal_grid,
+)
+
+CHECKPOINT_DIR = "checkpoints"
+ACTIVE_KL_THRESHOLD = 0.01  # nats; a latent below it carries (almost) no information
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    steps: int
+    batch_size: int
+    lr: float
+    checkpoint_every: int
+    log_every: int
+    image_every: int
+    val_batches: int
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "checkpoint_every", "log_every", "image_every"):
+            if getattr(self, name) < 1:
+                raise DarlaError(f"train.{name} must be at least 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise DarlaError(f"train.lr must be positive, got {self.lr}")
+
+
+StepCallback = Callable[[int, dict[str, float]], None]
+
+
+def _step_seed(seed: int, step: int) -> int:
+    return int(np.random.SeedSequence([seed, step]).generate_state(1)[0])
+
+
+def _checkpoint_path(run_dir: Path, step: int) -> Path:
+    return run_dir / CHECKPOINT_DIR / f"step_{step:08d}.pt"
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    checkpoints = sorted((run_dir / CHECKPOINT_DIR).glob("step_*.pt"))
+    return checkpoints[-1] if checkpoints else None
+
+
+def _save_checkpoint(
+    run_dir: Path, step: int, model: VisionModel, optimizer: torch.optim.Optimizer
+) -> Path:
+    path = _checkpoint_path(run_dir, step)
+    with atomic_path(path) as tmp:
+        torch.save(
+            {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict()}, tmp
+        )
+    for old in (run_dir / CHECKPOINT_DIR).glob("step_*.pt"):
+        if old != path:
+            old.unlink(missing_ok=True)
+    return path
+
+
+def _load_checkpoint(path: Path, model: VisionModel, optimizer: torch.optim.Optimizer) -> int:
+    try:
+        # weights_only: loading a checkpoint never executes pickled code
+        state = torch.load(path, map_location=model.device, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+    except Exception as error:
+        raise DarlaError(
+            f"checkpoint {path} is corrupt ({type(error).__name__}); delete it to restart from the previous one"
+        ) from error
+    return int(state["step"])
+
+
+def train_vision(
+    model: VisionModel,
+    frames: np.ndarray,
+    train_indices: np.ndarray,
+    val_indices: np.ndarray,
+    settings: TrainSettings,
+    run_dir: Path,
+    *,
+    seed: int,
+    label: str = "",
+    progress: bool = True,
+    callbacks: Sequence[StepCallback] = (),
+) -> dict[str, float]:
+    """Train ``model`` for ``settings.steps`` optimizer steps, resuming from the run's checkpoint.
+
+    Returns the last logged training terms and the validation loss.
+    """
+    from torch.utils.tensorboard import SummaryWriter
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    checkpoint = latest_checkpoint(run_dir)
+    start = _load_checkpoint(checkpoint, model, optimizer) if checkpoint else 0
+    writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start or None)
+    batches = BatchSource(frames, train_indices, settings.batch_size, seed)
+    val_frames = _validation_frames(
+        frames, val_indices if len(val_indices) else train_indices, settings, seed
+    )
+    preview = val_frames[:8]
+    last: dict[str, float] = {}
+    bar = tqdm(
+        total=settings.steps,
+        initial=start,
+        desc=f"training {label}".strip(),
+        unit="step",
+        disable=not progress,
+    )
+    window_start, window_images = time.perf_counter(), 0
+    model.train()
+    try:
+        for step in range(start, settings.steps):
+            torch.manual_seed(_step_seed(seed, step))
+            x = images_to_tensor(batches.get(step), model.device)
+            terms = model.loss(x)
+            loss = terms["loss"]
+            if not torch.isfinite(loss):
+                kept = latest_checkpoint(run_dir)
+                where = (
+                    f"the last good checkpoint {kept} is kept"
+                    if kept
+                    else "no checkpoint was written yet"
+                )
+                raise DarlaError(
+                    f"{label or 'vision'} loss became {loss.item()} at step {step}; {where}; "
+                    "lower train.lr or beta and run again"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            window_images += len(x)
+            done = step + 1
+            if done % settings.log_every == 0 or done == settings.steps:
+                elapsed = time.perf_counter() - window_start
+                last = _log_terms(writer, terms, done)
+                last["images_per_s"] = window_images / max(elapsed, 1e-9)
+                writer.add_scalar("perf/images_per_s", last["images_per_s"], done)
+                window_start, window_images = time.perf_counter(), 0
+                bar.set_postfix(loss=f"{last['loss']:.4g}", img_s=f"{last['images_per_s']:.0f}")
+            if done % settings.image_every == 0 or done == settings.steps:
+                _log_images(writer, model, preview, terms, done)
+            if done % settings.checkpoint_every == 0 or done == settings.steps:
+                last["val_loss"] = validation_loss(model, val_frames, settings.batch_size)
+                writer.add_scalar("val/loss", last["val_loss"], done)
+                _save_checkpoint(run_dir, done, model, optimizer)
+            bar.update(1)
+            for callback in callbacks:
+                callback(done, last)
+    finally:
+        bar.close()
+        batches.close()
+        writer.close()
+    if "val_loss" not in last:  # resumed at the end: nothing ran, report the finished model
+        last["val_loss"] = validation_loss(model, val_frames, settings.batch_size)
+    model.eval()
+    return last
+
+
+def _validation_frames(
+    frames: np.ndarray, indices: np.ndarray, settings: TrainSettings, seed: int
+) -> np.ndarray:
+    count = min(len(indices), settings.val_batches * settings.batch_size)
+    chosen = np.sort(np.random.default_rng([seed, 2**31]).choice(indices, count, replace=False))
+    return np.ascontiguousarray(frames[chosen])
+
+
+def validation_loss(model: VisionModel, val_frames: np.ndarray, batch_size: int) -> float:
+    """Mean loss on held-out episodes, with fixed noise so that numbers compare across steps."""
+    outer_rng = torch.random.get_rng_state()
+    torch.manual_seed(0)
+    total, count = 0.0, 0
+    with eval_mode(model):
+        for start in range(0, len(val_frames), batch_size):
+            x = images_to_tensor(val_frames[start : start + batch_size], model.device)
+            total += model.loss(x)["loss"].item() * len(x)
+            count += len(x)
+    torch.random.set_rng_state(outer_rng)
+    return total / max(count, 1)
+
+
+def _log_terms(writer, terms: dict[str, torch.Tensor], step: int) -> dict[str, float]:
+    scalars: dict[str, float] = {}
+    for name, value in terms.items():
+        value = value.detach()
+        if value.ndim == 0:
+            scalars[name] = value.item()
+            writer.add_scalar(f"loss/{name}", scalars[name], step)
+    if "kl_per_dim" in terms:
+        kl = terms["kl_per_dim"].detach().cpu()
+        for i, value in enumerate(kl.tolist()):
+            writer.add_scalar(f"kl_per_dim/{i:02d}", value, step)
+        scalars["active_latents"] = int((kl > ACTIVE_KL_THRESHOLD).sum())
+        writer.add_scalar("latents/active", scalars["active_latents"], step)
+    return scalars
+
+
+def _log_images(
+    writer, model: VisionModel, preview: np.ndarray, terms: dict[str, torch.Tensor], step: int
+) -> None:
+    writer.add_image(
+        "reconstructions", reconstruction_grid(model, preview), step, dataformats="HWC"
+    )
+    if "kl_per_dim" in terms:
+        grid = traversal_grid(
+            model, preview[0], kl_per_dim=terms["kl_per_dim"].detach(), max_rows=10
+        )
+        writer.add_image("traversals", grid, step, dataformats="HWC")
