@@ -61,7 +61,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     see.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides")
     see.set_defaults(run=lambda args: _hydra_stage("see", args.overrides))
+
+    metrics = commands.add_parser(
+        "metrics", help="score a vision run's disentanglement on its domains' factor dataset"
+    )
+    metrics.add_argument("run_dir", help="a finished `darla see` run folder")
+    metrics.add_argument(
+        "--fast", action="store_true", help="smaller sample counts (seconds, noisier)"
+    )
+    metrics.add_argument("--metrics", help="comma-separated subset, e.g. mig,dci (default: all)")
+    metrics.add_argument("--seed", type=int, default=0)
+    metrics.set_defaults(run=_metrics)
     return parser
+
+
+def _metrics(args: argparse.Namespace) -> None:
+    import json
+
+    from darla.metrics import headline_scores
+    from darla.stages.score import score_run
+
+    names = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    path = score_run(args.run_dir, metrics=names, fast=args.fast, seed=args.seed)
+    for label, value in headline_scores(json.loads(path.read_text())).items():
+        print(f"{label:<26} {value:.3f}")
+    print(f"metrics: {path}")
 
 
 def _hydra_stage(stage: str, overrides: list[str]) -> None:

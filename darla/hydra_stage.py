@@ -33,12 +33,13 @@ def run_stage(stage: str, overrides: Sequence[str]) -> int:
     compose(stage, [o for o in overrides if "=" in o and not o.startswith("-")])
     task = _stage_task(stage)
 
+    errors: list[DarlaError] = []
+
     def guarded(cfg: Any) -> None:
         try:
             task(cfg)
-        except DarlaError as error:
-            print(f"darla: error: {error}", file=sys.stderr)
-            sys.exit(2)
+        except DarlaError as error:  # expected mistakes: one line from the CLI, no traceback
+            errors.append(error)
 
     main = hydra.main(config_path=str(config_dir()), config_name=stage, version_base="1.3")(guarded)
     saved_argv = sys.argv
@@ -47,4 +48,6 @@ def run_stage(stage: str, overrides: Sequence[str]) -> int:
         main()
     finally:
         sys.argv = saved_argv
+    if errors:
+        raise errors[0]
     return 0

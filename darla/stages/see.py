@@ -19,13 +19,12 @@ import numpy as np
 import torch
 import yaml
 
-import envs
 from darla.config import run_key, to_plain
 from darla.data import CollectionConfig, FrameDataset, load_or_collect
 from darla.errors import DarlaError
 from darla.io import atomic_path, sha256_file, write_text
 from darla.manifest import is_finished, write_manifest
-from darla.representation import MemoizedRepresentation
+from darla.stages.score import score_model
 from darla.stages.vision_trainer import TrainSettings, train_vision
 from darla.vision import (
     DenoisingAutoencoder,
@@ -227,21 +226,15 @@ def _write_images(model, data: FrameDataset, indices: np.ndarray, run_dir: Path,
 
 
 def _write_metrics(model, cfg: dict[str, Any], run_dir: Path, progress: bool) -> None:
-    from darla.metrics import ALL, evaluate, write_metrics
+    from darla.metrics import write_metrics
 
-    dataset = envs.make_factor_dataset(
-        list(cfg["data"]["domains"]), obs_size=int(cfg["data"]["obs_size"])
+    results = score_model(
+        model,
+        cfg["data"]["domains"],
+        int(cfg["data"]["obs_size"]),
+        metrics=cfg["metrics"].get("names"),
+        fast=bool(cfg["metrics"]["fast"]),
+        seed=int(cfg["metrics"]["seed"]),
+        progress=progress,
     )
-    names = cfg["metrics"].get("names") or ALL
-    try:
-        results = evaluate(
-            dataset,
-            MemoizedRepresentation(model.latent_mean),
-            rng=np.random.default_rng(int(cfg["metrics"]["seed"])),
-            metrics=names,
-            fast=bool(cfg["metrics"]["fast"]),
-            progress=progress,
-        )
-    finally:
-        dataset.close()
     write_metrics(run_dir / "metrics.json", results)

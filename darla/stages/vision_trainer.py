@@ -144,7 +144,7 @@ def train_vision(
                     else "no checkpoint was written yet"
                 )
                 raise DarlaError(
-                    f"{label or 'vision'} loss became {loss.item()} at step {step}; {where}; "
+                    f"{label or 'vision'} loss became {loss.item()} at step {step + 1}; {where}; "
                     "lower train.lr or beta and run again"
                 )
             optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,87 @@
+"""Scoring a vision module's disentanglement on the factor dataset of its vision domains.
+
+``darla see`` calls this after training and ``darla metrics RUN_DIR`` calls it on any finished
+vision run, so both write the same ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+import envs
+from darla.errors import DarlaError
+from darla.representation import MemoizedRepresentation
+from darla.vision import VisionModel, load_model
+
+
+def score_model(
+    model: VisionModel,
+    domains: Sequence[Any],
+    obs_size: int,
+    *,
+    metrics: Sequence[str] | None = None,
+    fast: bool = False,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    from darla.metrics import ALL, evaluate
+
+    dataset = envs.make_factor_dataset(list(domains), obs_size=obs_size)
+    try:
+        return evaluate(
+            dataset,
+            MemoizedRepresentation(model.latent_mean),  # latent means are deterministic
+            rng=np.random.default_rng(seed),
+            metrics=tuple(metrics) if metrics else ALL,
+            fast=fast,
+            progress=progress,
+        )
+    finally:
+        dataset.close()
+
+
+def score_run(
+    run_dir: str | Path,
+    *,
+    metrics: Sequence[str] | None = None,
+    fast: bool = False,
+    seed: int = 0,
+    progress: bool = True,
+) -> Path:
+    """Score a finished vision run and write ``metrics.json`` into it (atomically)."""
+    from darla.metrics import ALL, write_metrics
+
+    unknown = sorted(set(metrics or ()) - set(ALL))
+    if unknown:
+        raise DarlaError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(ALL)}")
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.yaml"
+    if not (run_dir / "model.safetensors").is_file() or not config_path.is_file():
+        raise DarlaError(
+            f"{run_dir} is not a finished vision run (no model.safetensors or config.yaml); "
+            "make one with `darla see`"
+        )
+    config = yaml.safe_load(config_path.read_text())
+    model = load_model(run_dir)
+    results = score_model(
+        model,
+        config["data"]["domains"],
+        int(config["data"]["obs_size"]),
+        metrics=metrics,
+        fast=fast,
+        seed=seed,
+        progress=progress,
+    )
+    path = run_dir / "metrics.json"
+    if path.is_file():  # scoring a subset keeps the other metrics already there
+        try:
+            results = {**json.loads(path.read_text()), **results}
+        except json.JSONDecodeError:
+            pass  # a corrupt file is replaced
+    return write_metrics(path, results)

@@ -1,0 +1,84 @@
+"""`darla see` and `darla metrics` as a user runs them: artifacts, reuse, and one-line errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from darla.cli import main
+from darla.io import sha256_file
+
+
+def darla(*args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "darla.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["vision=nope"], "Could not find 'vision/nope'"),
+        (["beta=-1"], "beta must be a number >= 0"),
+        (["vision=beta_vae", "vision.model.latent_dim=0"], "latent_dim"),
+        (["data.obs_size=50"], "image size 50"),
+        (["dae_run=/nonexistent/dae"], "dae_run /nonexistent/dae has no model.safetensors"),
+        (["vision=vae", "beta=4"], "vae fixes beta"),
+        (["data.domains=[A_room1,C_room5]"], "unknown domain 'C_room5'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(overrides, message, tmp_path, capsys):
+    code = main(["see", f"runs_root={tmp_path}", *overrides])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("darla: error:") and "\n" not in err
+    assert message in err
+    assert not (tmp_path / "see").exists(), "nothing is trained for a bad config"
+
+
+@pytest.mark.slow
+def test_smoke_see_writes_every_artifact_and_is_reused(tmp_path):
+    first = darla("see", "experiment=smoke", f"runs_root={tmp_path / 'runs'}", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    run_dir = Path(first.stdout.strip().splitlines()[-1].split("vision run: ")[1])
+    run_dir = run_dir if run_dir.is_absolute() else tmp_path / run_dir
+    assert run_dir.name.startswith("darla-")
+    for name in (
+        "model.safetensors",
+        "config.yaml",
+        "recon.png",
+        "traversals.png",
+        "data_hash",
+        "metrics.json",
+    ):
+        assert (run_dir / name).is_file(), name
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert (
+        manifest["finished"]
+        and manifest["inputs"]["data_hash"] == (run_dir / "data_hash").read_text().strip()
+    )
+    for name, digest in manifest["files"].items():
+        assert sha256_file(run_dir / name) == digest, name
+    assert "dae_sha256" in manifest["inputs"]
+    dae_runs = list((tmp_path / "runs" / "see").glob("dae-*"))
+    assert len(dae_runs) == 1
+
+    again = darla("see", "experiment=smoke", f"runs_root={tmp_path / 'runs'}", cwd=tmp_path)
+    assert again.returncode == 0
+    assert (
+        "dae: reused" in again.stdout
+        and "darla: reused" in again.stdout
+        and "data: reused" in again.stdout
+    )
+
+    scored = darla("metrics", str(run_dir), "--fast", "--metrics", "mig", cwd=tmp_path)
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    assert "mig" in scored.stdout
+    assert set(json.loads((run_dir / "metrics.json").read_text())) >= {"mig", "dci", "sap"}
