@@ -88,7 +88,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(frames, tmp_path):
 
 
 def test_bad_training_settings_fail_clearly():
-    with pytest.raises(DarlaError, match="train.steps must be at least 1"):
+    with pytest.raises(DarlaError, match=r"train\.steps must be at least 1"):
         TrainSettings(
             steps=0,
             batch_size=8,
@@ -98,7 +98,7 @@ def test_bad_training_settings_fail_clearly():
             image_every=1,
             val_batches=1,
         )
-    with pytest.raises(DarlaError, match="train.lr must be positive"):
+    with pytest.raises(DarlaError, match=r"train\.lr must be positive"):
         TrainSettings(
             steps=1,
             batch_size=8,

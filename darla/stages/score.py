@@ -6,6 +6,7 @@ vision run, so both write the same ``metrics.json``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -79,9 +80,7 @@ def score_run(
         progress=progress,
     )
     path = run_dir / "metrics.json"
-    if path.is_file():  # scoring a subset keeps the other metrics already there
-        try:
+    if path.is_file():  # scoring a subset keeps the other metrics; a corrupt file is replaced
+        with contextlib.suppress(json.JSONDecodeError):
             results = {**json.loads(path.read_text()), **results}
-        except json.JSONDecodeError:
-            pass  # a corrupt file is replaced
     return write_metrics(path, results)
