@@ -58,3 +58,33 @@ def check_factors(factors: np.ndarray, factor_sizes: tuple[int, ...]) -> np.ndar
             f"factor indices out of range; each column k must lie in [0, {list(factor_sizes)}[k])"
         )
     return factors.astype(np.int64, copy=False)
+
+
+class RenderCache:
+    """Each distinct factor vector rendered once, then served from memory.
+
+    The sampling metrics draw the same few thousand scenes over and over (disentanglement_lib's
+    β-VAE score alone asks for about two million images). ``np.empty`` only reserves address
+    space: a scene takes memory once drawn. Past ``cache_bytes`` the cache is off.
+    """
+
+    def __init__(
+        self, factor_sizes: tuple[int, ...], observation_shape: tuple[int, ...], cache_bytes: int
+    ) -> None:
+        self.factor_sizes = factor_sizes
+        num_scenes = int(np.prod(factor_sizes))
+        fits = num_scenes * int(np.prod(observation_shape)) <= cache_bytes
+        self._images = np.empty((num_scenes, *observation_shape), np.uint8) if fits else None
+        self._rendered = np.zeros(num_scenes if fits else 0, dtype=bool)
+
+    def render(self, factors: np.ndarray, render_rows) -> np.ndarray:
+        """``render_rows(factors) -> uint8 images`` is called for scenes not drawn before."""
+        if self._images is None:
+            return render_rows(factors)
+        flat = np.ravel_multi_index(tuple(factors.T), self.factor_sizes)
+        missing = np.unique(flat[~self._rendered[flat]])
+        if len(missing):
+            rows = np.stack(np.unravel_index(missing, self.factor_sizes), axis=1)
+            self._images[missing] = render_rows(rows)
+            self._rendered[missing] = True
+        return self._images[flat]

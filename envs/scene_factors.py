@@ -15,7 +15,7 @@ import numpy as np
 
 from envs import domains as domain_catalogue
 from envs.domains import DomainSpec
-from envs.factor_dataset import check_factors, sample_uniform_factors
+from envs.factor_dataset import RenderCache, check_factors, sample_uniform_factors
 
 # Chosen so that every object stays in the 60-degree field of view at every yaw.
 AGENT_YAW_DEG = (-10.0, -5.0, 0.0, 5.0, 10.0)
@@ -26,10 +26,7 @@ GOOD_DEPTH, BAD_DEPTH, AGENT_DEPTH = 0.5, 0.75, 0.1
 class CollectGoodObjectsFactors:
     """Renders scenes from factor indices; one env, re-laid out per image.
 
-    Rendered scenes are kept (up to ``cache_bytes``): the metrics draw the same few thousand
-    scenes over and over (disentanglement_lib's β-VAE score alone asks for over a million
-    images), so each is rendered once. ``np.empty`` only reserves address space; a scene takes
-    memory once drawn.
+    Each distinct scene is rendered once (see ``RenderCache``), up to ``cache_bytes``.
     """
 
     def __init__(
@@ -57,10 +54,7 @@ class CollectGoodObjectsFactors:
         self._env = CollectGoodObjects(domain=resolved[0][1], obs_size=obs_size, **env_kwargs)
         height, width = self._env.observation_space.shape[:2]
         self.observation_shape = (height, width, 3)
-        num_scenes = int(np.prod(self.factor_sizes))
-        fits = num_scenes * height * width * 3 <= cache_bytes
-        self._cache = np.empty((num_scenes, *self.observation_shape), np.uint8) if fits else None
-        self._rendered = np.zeros(num_scenes, dtype=bool)
+        self._cache = RenderCache(self.factor_sizes, self.observation_shape, cache_bytes)
 
     def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return sample_uniform_factors(self.factor_sizes, n, rng)
@@ -72,18 +66,13 @@ class CollectGoodObjectsFactors:
         return domain
 
     def render(self, factors: np.ndarray) -> np.ndarray:
-        factors = check_factors(factors, self.factor_sizes)
-        if self._cache is None:
-            out = np.empty((len(factors), *self.observation_shape), dtype=np.uint8)
-            for i, row in enumerate(factors):
-                out[i] = self._render_one(row)
-            return out
-        flat = np.ravel_multi_index(tuple(factors.T), self.factor_sizes)
-        for index in np.unique(flat[~self._rendered[flat]]):
-            row = np.array(np.unravel_index(index, self.factor_sizes))
-            self._cache[index] = self._render_one(row)
-            self._rendered[index] = True
-        return self._cache[flat]
+        return self._cache.render(check_factors(factors, self.factor_sizes), self._render_rows)
+
+    def _render_rows(self, factors: np.ndarray) -> np.ndarray:
+        out = np.empty((len(factors), *self.observation_shape), dtype=np.uint8)
+        for i, row in enumerate(factors):
+            out[i] = self._render_one(row)
+        return out
 
     def _render_one(self, row: np.ndarray) -> np.ndarray:
         yaw, good_lane, bad_lane = row[len(self._domain_factor_names) :]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.factor_dataset import check_factors, sample_uniform_factors
+from envs.factor_dataset import RenderCache, check_factors, sample_uniform_factors
 
 SHAPES = ("square", "circle", "triangle")
 COLOURS = {
@@ -28,7 +28,13 @@ class Shapes2D:
 
     factor_names = ("shape", "scale", "x", "y", "colour")
 
-    def __init__(self, image_size: int = 64, num_scales: int = 4, num_positions: int = 8) -> None:
+    def __init__(
+        self,
+        image_size: int = 64,
+        num_scales: int = 4,
+        num_positions: int = 8,
+        cache_bytes: int = 1 << 28,
+    ) -> None:
         if image_size < 16:
             raise ValueError(f"image_size must be >= 16, got {image_size}")
         self.image_size = image_size
@@ -41,12 +47,15 @@ class Shapes2D:
         self.factor_sizes = tuple(len(v) for v in self.factor_values)
         self.observation_shape = (image_size, image_size, 3)
         self._palette = np.array(list(COLOURS.values()), dtype=np.uint8)
+        self._cache = RenderCache(self.factor_sizes, self.observation_shape, cache_bytes)
 
     def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return sample_uniform_factors(self.factor_sizes, n, rng)
 
-    def render(self, factors: np.ndarray, chunk_size: int = 1024) -> np.ndarray:
-        factors = check_factors(factors, self.factor_sizes)
+    def render(self, factors: np.ndarray) -> np.ndarray:
+        return self._cache.render(check_factors(factors, self.factor_sizes), self._render_rows)
+
+    def _render_rows(self, factors: np.ndarray, chunk_size: int = 1024) -> np.ndarray:
         out = np.zeros((len(factors), *self.observation_shape), dtype=np.uint8)
         for start in range(0, len(factors), chunk_size):
             chunk = factors[start : start + chunk_size]

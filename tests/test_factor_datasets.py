@@ -86,12 +86,18 @@ def test_factor_dataset_of_one_domain_has_layout_factors_only():
     dataset.close()
 
 
-def test_scene_cache_returns_what_a_fresh_render_gives():
-    cached = envs.make_factor_dataset(["A_room1", "B_room2"], obs_size=32)
-    uncached = envs.make_factor_dataset(["A_room1", "B_room2"], obs_size=32, cache_bytes=0)
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda cache_bytes: envs.make_factor_dataset(
+            ["A_room1", "B_room2"], obs_size=32, cache_bytes=cache_bytes
+        ),
+        lambda cache_bytes: envs.Shapes2D(image_size=32, cache_bytes=cache_bytes),
+    ],
+)
+def test_render_cache_returns_what_a_fresh_render_gives(make):
+    cached, uncached = make(1 << 30), make(0)
     factors = cached.sample_factors(40, np.random.default_rng(3))
     factors[20:] = factors[:20]  # repeats come from the cache
     np.testing.assert_array_equal(cached.render(factors), uncached.render(factors))
     np.testing.assert_array_equal(cached.render(factors[::-1]), uncached.render(factors[::-1]))
-    cached.close()
-    uncached.close()
