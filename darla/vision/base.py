@@ -37,7 +37,10 @@ def images_to_tensor(obs_uint8: np.ndarray, device: torch.device | str = "cpu") 
             f"expected uint8 frames [N, H, W, 3], got shape {tuple(obs_uint8.shape)}: "
             "stack single frames with obs[None]"
         )
-    x = torch.from_numpy(np.ascontiguousarray(obs_uint8)).to(device)
+    array = np.ascontiguousarray(obs_uint8)
+    if not array.flags.writeable:  # a read-only memory map: torch wants memory it may write
+        array = array.copy()
+    x = torch.from_numpy(array).to(device)
     return x.permute(0, 3, 1, 2).float().div_(255.0)
 
 
