@@ -62,6 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     see.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides")
     see.set_defaults(run=lambda args: _hydra_stage("see", args.overrides))
 
+    act = commands.add_parser(
+        "act",
+        help="stage 2: train an SB3 agent on a frozen vision module (Hydra overrides)",
+        description="Stage 2. Hydra overrides of configs/act.yaml, e.g. `darla act representation=darla "
+        "agent=dqn seed=1`, `vision_run=PATH`, `experiment=smoke`, `--force` to retrain, `-m` to sweep.",
+    )
+    act.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides")
+    act.set_defaults(run=lambda args: _hydra_stage("act", args.overrides))
+
     metrics = commands.add_parser(
         "metrics", help="score a vision run's disentanglement on its domains' factor dataset"
     )

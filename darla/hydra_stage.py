@@ -23,6 +23,13 @@ def _stage_task(stage: str) -> Callable[[Any], Any]:
             print(f"vision run: {result.run_dir}")
 
         return task
+    if stage == "act":
+        from darla.stages.act import run_act
+
+        def task(cfg: Any) -> None:
+            print(f"agent run: {run_act(cfg).run_dir}")
+
+        return task
     raise DarlaError(f"unknown stage {stage!r}")
 
 

@@ -20,7 +20,7 @@ import torch
 import yaml
 
 from darla.config import run_key, to_plain
-from darla.data import CollectionConfig, FrameDataset, load_or_collect
+from darla.data import CollectionConfig, FrameDataset, collection_hash, load_or_collect
 from darla.errors import DarlaError
 from darla.io import atomic_path, sha256_file, write_text
 from darla.manifest import is_finished, write_manifest
@@ -161,16 +161,8 @@ def _train_run(
     inputs = {"data_hash": data.hash}
     if "dae" in model_kwargs:
         inputs["dae_sha256"] = sha256_file(model_kwargs["dae"])
-    key_train = {k: v for k, v in cfg["train"].items() if k not in LOGGING_ONLY}
-    key = run_key(
-        name,
-        {k: v for k, v in model_kwargs.items() if k != "dae"},
-        key_train,
-        cfg["data"]["val_fraction"],
-        cfg["seed"],
-        inputs,
-    )
-    run_dir = Path(cfg["runs_root"]) / "see" / f"{name}-{key}"
+    run_dir = _run_dir(cfg, name, model_kwargs, inputs)
+    key = run_dir.name.rsplit("-", 1)[1]
     if is_finished(run_dir) and not cfg["force"]:
         print(f"{name}: reused {run_dir} (same config, data and seed)")
         return SeeResult(run_dir, True, None)
@@ -207,6 +199,39 @@ def _train_run(
     write_manifest(run_dir, stage="see", config=run_config, inputs=inputs)
     print(f"{name}: trained {run_dir} (val loss {summary['val_loss']:.4g})")
     return SeeResult(run_dir, False, None)
+
+
+def _run_dir(
+    cfg: dict[str, Any], name: str, model_kwargs: dict[str, Any], inputs: dict[str, str]
+) -> Path:
+    """``runs/see/<name>-<key>``: the key covers everything that determines the weights."""
+    key_train = {k: v for k, v in cfg["train"].items() if k not in LOGGING_ONLY}
+    architecture = {k: v for k, v in model_kwargs.items() if k != "dae"}  # the DAE is in inputs
+    key = run_key(name, architecture, key_train, cfg["data"]["val_fraction"], cfg["seed"], inputs)
+    return Path(cfg["runs_root"]) / "see" / f"{name}-{key}"
+
+
+def see_run_dir(cfg: Any) -> Path | None:
+    """The run folder ``darla see`` writes for ``cfg``, found without training anything.
+
+    For ``darla`` the key includes the DAE's weights, so it is known only once that DAE exists:
+    None before.
+    """
+    cfg = to_plain(cfg)
+    vision = cfg["vision"]
+    name = vision["name"]
+    inputs = {"data_hash": collection_hash(_collection_config(cfg))}
+    model_kwargs = _model_kwargs(vision, cfg.get("beta"), cfg["data"]["obs_size"])
+    if name == "darla":
+        if cfg.get("dae_run"):
+            dae_file = _check_dae_run(Path(cfg["dae_run"]), cfg["data"]["obs_size"])
+        else:
+            dae_dir = see_run_dir({**cfg, "vision": vision["dae"], "beta": None})
+            dae_file = dae_dir / WEIGHTS_NAME
+            if not is_finished(dae_dir) or not dae_file.is_file():
+                return None
+        inputs["dae_sha256"] = sha256_file(dae_file)
+    return _run_dir(cfg, name, model_kwargs, inputs)
 
 
 def _write_images(model, data: FrameDataset, indices: np.ndarray, run_dir: Path, seed: int) -> None:

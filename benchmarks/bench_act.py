@@ -1,0 +1,159 @@
+"""Stage 2 throughput and memory, as ratios measured in one run.
+
+- ``act_ppo_vs_raw_env``: PPO on a frozen DARLA encoder's latents (``LatentVecEnv``, default PPO
+  settings, encoding and updates included) ÷ the same vec env stepping random actions with no
+  agent. Target ≥ 0.8.
+- ``act_ppo_vs_pixel_ppo``: the same PPO on latents ÷ SB3 PPO with ``CnnPolicy`` (NatureCNN)
+  on the pixels, same env, n_envs and PPO settings. Target ≥ 4.
+- ``dqn_buffer_1m_mb``: resident memory of a process holding DQN on latents with a filled
+  1M-transition replay buffer, in MB. Target < 1024.
+
+Encoder weights do not change the speed, so the DARLA model here is untrained (no `darla see`
+run needed). Rates are medians of alternating rounds, so load drift hits every contender alike.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import torch
+
+import envs
+from benchmarks.results import figure
+from darla.agents import LatentVecEnv, make_vec_env
+from darla.config import compose, to_plain
+from darla.vision import build_model
+
+OBS_SIZE = 64
+
+
+def _act_settings() -> tuple[dict, dict]:
+    cfg = to_plain(compose("act", []))
+    return cfg["act"], cfg["agent"]
+
+
+def _darla_encoder():
+    torch.manual_seed(0)
+    dae = build_model("dae", image_size=OBS_SIZE)
+    return build_model("darla", dae=dae, latent_dim=32, hidden_dim=256)
+
+
+def _venv(n_envs: int, vec_env: str, episode_steps: int):
+    return make_vec_env(
+        envs.source_domains(),
+        n_envs,
+        0,
+        {"obs_size": OBS_SIZE, "max_episode_steps": episode_steps},
+        vec_env,
+    )
+
+
+def _raw_rate(venv, steps: int) -> float:
+    rng = np.random.default_rng(0)
+    venv.reset()
+    start = time.perf_counter()
+    for _ in range(steps // venv.num_envs):
+        venv.step(rng.integers(0, 3, venv.num_envs))
+    return steps / (time.perf_counter() - start)
+
+
+def _learn_rate(model, steps: int) -> float:
+    start = time.perf_counter()
+    model.learn(steps, reset_num_timesteps=False)
+    return steps / (time.perf_counter() - start)
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process(os.getpid()).memory_info().rss / 2**20
+
+
+def run(results: dict, rounds: int = 3) -> None:
+    from stable_baselines3 import PPO
+
+    from darla.agents.algos import policy_kwargs, policy_spec
+
+    act, agent = _act_settings()
+    n_envs, vec_env = int(act["n_envs"]), act["vec_env"]
+    torch.set_num_threads(int(act["threads"]))
+    hyper = dict(agent["hyperparams"])
+    rollout = n_envs * int(hyper["n_steps"])
+    print(
+        f"PPO settings: n_envs={n_envs} ({vec_env}), n_steps={hyper['n_steps']}, threads={act['threads']}"
+    )
+
+    raw_env = _venv(n_envs, vec_env, int(act["episode_steps"]))
+    latent_env = LatentVecEnv(_venv(n_envs, vec_env, int(act["episode_steps"])), _darla_encoder())
+    pixel_env = _venv(n_envs, vec_env, int(act["episode_steps"]))
+    spec = policy_spec("latent", agent["policy"], None)
+    latent_ppo = PPO("MlpPolicy", latent_env, seed=0, policy_kwargs=policy_kwargs(spec), **hyper)
+    pixel_ppo = PPO(
+        "CnnPolicy",
+        pixel_env,
+        seed=0,
+        policy_kwargs=policy_kwargs(policy_spec("pixels", agent["policy"], None)),
+        **hyper,
+    )
+    # warm-up: textures, display lists, first rollout allocations
+    _raw_rate(raw_env, n_envs * 20)
+    latent_ppo.learn(rollout)
+    pixel_ppo.learn(rollout)
+
+    rates: dict[str, list[float]] = {"raw env": [], "PPO latents": [], "PPO pixels": []}
+    for _ in range(rounds):
+        rates["raw env"].append(_raw_rate(raw_env, 2 * rollout))
+        rates["PPO latents"].append(_learn_rate(latent_ppo, 2 * rollout))
+        rates["PPO pixels"].append(_learn_rate(pixel_ppo, rollout))
+    for venv in (raw_env, latent_env, pixel_env):
+        venv.close()
+    median = {name: float(np.median(r)) for name, r in rates.items()}
+    print(f"{'contender':<14} {'steps/s':>9}")
+    for name, rate in median.items():
+        print(f"{name:<14} {rate:9.0f}")
+    results["act_ppo_vs_raw_env"] = figure(
+        median["PPO latents"] / median["raw env"], "ratio", 0.8, True
+    )
+    results["act_ppo_vs_pixel_ppo"] = figure(
+        median["PPO latents"] / median["PPO pixels"], "ratio", 4.0, True
+    )
+
+    # In a fresh process, so what the PPO contenders left behind is not counted.
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        rss, arrays, baseline = pool.apply(_dqn_buffer_rss, (int(act["episode_steps"]),))
+    print(
+        f"DQN on latents, 1M-transition buffer filled: buffer arrays {arrays:.0f} MB; "
+        f"process RSS {rss:.0f} MB (a bare process with torch, SB3 and an env: {baseline:.0f} MB)"
+    )
+    results["dqn_buffer_1m_mb"] = figure(rss, "MB", 1024.0, False)
+
+
+def _dqn_buffer_rss(episode_steps: int) -> tuple[float, float, float]:
+    """RSS of a process holding DQN on latents with every page of a 1M buffer written."""
+    from stable_baselines3 import DQN
+
+    torch.set_num_threads(1)
+    env = LatentVecEnv(_venv(1, "dummy", episode_steps), _darla_encoder())
+    baseline = _rss_mb()
+    dqn = DQN("MlpPolicy", env, buffer_size=1_000_000, learning_starts=0, seed=0)
+    buffer = dqn.replay_buffer
+    names = ("observations", "next_observations", "actions", "rewards", "dones", "timeouts")
+    rng = np.random.default_rng(0)
+    for start in range(0, buffer.buffer_size, 100_000):
+        block = slice(start, start + 100_000)
+        for name in names:
+            array = getattr(buffer, name)
+            if name == "actions":
+                array[block] = rng.integers(0, 3, array[block].shape)
+            else:
+                array[block] = rng.standard_normal(array[block].shape).astype(array.dtype)
+    buffer.full, buffer.pos = True, 0
+    dqn.learn(200)  # sample and train from the full buffer
+    arrays = sum(getattr(buffer, name).nbytes for name in names) / 2**20
+    rss = _rss_mb()
+    env.close()
+    return rss, arrays, baseline

@@ -1,0 +1,59 @@
+"""SB3 algorithms by name, and the policy each representation needs.
+
+Policy settings come from ``configs/agent/<name>.yaml`` as plain data (``activation_fn: tanh``),
+so the same description builds the policy for training and rebuilds it in
+:func:`darla.agents.load_agent` without unpickling anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stable_baselines3 import DQN, PPO
+from torch import nn
+
+from darla.errors import DarlaError
+
+ALGOS = {"ppo": PPO, "dqn": DQN}
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU}
+
+
+def get_algo(name: str):
+    if name not in ALGOS:
+        raise DarlaError(f"unknown agent {name!r}: use agent=ppo or agent=dqn")
+    return ALGOS[name]
+
+
+def policy_spec(mode: str, policy: dict[str, Any], vision_file: str | None) -> dict[str, Any]:
+    """JSON-able ``{"policy": "MlpPolicy"|"CnnPolicy", "kwargs": {...}}`` for a representation mode.
+
+    ``latent`` acts on the wrapper's vectors (an MLP); ``pixels`` uses SB3's NatureCNN;
+    ``finetune`` puts the vision module in the CNN policy as a trainable features extractor.
+    """
+    kwargs = dict(policy)
+    if mode == "latent":
+        return {"policy": "MlpPolicy", "kwargs": kwargs}
+    if mode == "finetune":
+        kwargs["features_extractor"] = {"vision": vision_file, "trainable": True}
+    return {"policy": "CnnPolicy", "kwargs": kwargs}
+
+
+def policy_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
+    """SB3 ``policy_kwargs`` from a :func:`policy_spec` (names -> classes)."""
+    kwargs = dict(spec["kwargs"])
+    activation = kwargs.pop("activation_fn", None)
+    if activation is not None:
+        if activation not in ACTIVATIONS:
+            raise DarlaError(
+                f"unknown activation_fn {activation!r}: use one of {', '.join(ACTIVATIONS)}"
+            )
+        kwargs["activation_fn"] = ACTIVATIONS[activation]
+    extractor = kwargs.pop("features_extractor", None)
+    if extractor is not None:
+        from darla.agents.extractor import DarlaFeaturesExtractor
+
+        kwargs["features_extractor_class"] = DarlaFeaturesExtractor
+        kwargs["features_extractor_kwargs"] = dict(extractor)
+    if "net_arch" in kwargs and kwargs["net_arch"] is not None:
+        kwargs["net_arch"] = list(kwargs["net_arch"])
+    return kwargs

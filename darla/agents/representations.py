@@ -1,0 +1,53 @@
+"""What an agent acts on: the representation names ``darla act`` accepts, and how each is built.
+
+``latent`` representations run a frozen vision module in :class:`~darla.agents.LatentVecEnv`
+(the agent sees D floats); ``finetune`` trains the encoder with the RL loss through
+:class:`~darla.agents.DarlaFeaturesExtractor`; ``pixels`` is SB3's NatureCNN trained end to end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from darla.errors import DarlaError
+
+
+@dataclass(frozen=True)
+class Representation:
+    name: str
+    mode: str  # "latent" | "finetune" | "pixels"
+    vision: str | None  # the `darla see vision=...` that makes its encoder; None: none needed
+    doc: str
+
+
+REPRESENTATIONS: dict[str, Representation] = {
+    r.name: r
+    for r in (
+        Representation("darla", "latent", "darla", "β-VAE_DAE latent means μ(x), frozen (DARLA)"),
+        Representation("beta_vae", "latent", "beta_vae", "β-VAE (pixel loss) latent means, frozen"),
+        Representation("vae", "latent", "vae", "VAE (β = 1) latent means, frozen"),
+        Representation("dae", "latent", "dae", "the DAE's bottleneck code, frozen"),
+        Representation(
+            "random", "latent", None, "an untrained encoder of DARLA's architecture, frozen"
+        ),
+        Representation(
+            "frozen",
+            "latent",
+            None,
+            "any vision run's latent means, frozen (needs vision_run=PATH)",
+        ),
+        Representation("pixels", "pixels", None, "SB3's NatureCNN on pixels, trained end to end"),
+        Representation(
+            "darla_ft", "finetune", "darla", "the DARLA encoder, fine-tuned by the RL loss"
+        ),
+    )
+}
+
+
+def get_representation(name: str) -> Representation:
+    if name not in REPRESENTATIONS:
+        raise DarlaError(
+            f"unknown representation {name!r}: use one of {', '.join(REPRESENTATIONS)} "
+            "(or representation=frozen vision_run=PATH for another vision model)"
+        )
+    return REPRESENTATIONS[name]

@@ -1,0 +1,366 @@
+"""Stage 2, ``darla act``: an SB3 agent on a frozen vision module, trained in the source domains.
+
+Read top to bottom: check the config, find the vision module, name the run folder, build the
+envs (each episode draws one source domain; the target domains never appear here), build or
+resume the agent, learn with TensorBoard, evaluation and checkpoints, save, write the manifest.
+
+A run folder ``runs/act/<representation>-<agent>-<key>/`` is keyed by the resolved act config
+and the vision model's sha256. A finished one (manifest written last) is reused unless
+``force=true``; an unfinished one with a checkpoint is resumed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from stable_baselines3.common.vec_env import VecTransposeImage
+
+import envs
+from darla.agents.algos import get_algo, policy_kwargs, policy_spec
+from darla.agents.callbacks import (
+    PickupLogger,
+    ResumableCheckpoint,
+    SourceEvalCallback,
+    TqdmProgress,
+    evaluate,
+    latest_checkpoint,
+    set_rng_state,
+)
+from darla.agents.encoders import check_image_size, load_encoder, random_encoder
+from darla.agents.env import make_vec_env, set_episodes
+from darla.agents.loading import AGENT_FILE, FORMAT, FORMAT_VERSION, MODEL_FILE
+from darla.agents.representations import Representation, get_representation
+from darla.agents.wrapper import LatentVecEnv
+from darla.config import run_key, to_plain
+from darla.errors import DarlaError
+from darla.io import atomic_path, sha256_file, write_json, write_text
+from darla.manifest import is_finished, write_manifest
+from darla.stages.see import see_run_dir
+from darla.vision import WEIGHTS_NAME, save_model
+
+EVAL_INDEX = 10_000  # evaluation envs play their own episode streams, never training episodes
+
+
+@dataclass
+class ActResult:
+    run_dir: Path
+    reused: bool
+    finished: bool
+    num_timesteps: int
+    model: Any = None  # the SB3 model when trained in this call (None when reused)
+
+
+def run_act(cfg: Any, *, progress: bool = True, callbacks: list | None = None) -> ActResult:
+    """Run stage 2 for a composed ``act`` config; returns the agent's run folder.
+
+    ``callbacks``: extra SB3 callbacks (a callback that stops training early leaves the run
+    unfinished, resumable by the next call).
+    """
+    cfg = to_plain(cfg)
+    act, agent_cfg = cfg["act"], cfg["agent"]
+    rep = get_representation(cfg["representation"])
+    algo = get_algo(agent_cfg["name"])
+    torch.set_num_threads(int(act["threads"]))
+    runs_root = Path(cfg["runs_root"])
+    source = check_source_domains(act["source_domains"])
+    if act["episode_steps"] <= 0 or act["n_envs"] <= 0:
+        raise DarlaError("act.episode_steps and act.n_envs must be positive")
+    if rep.mode == "pixels" and act["obs_size"] < 36:
+        raise DarlaError(
+            f"representation=pixels (SB3's NatureCNN) needs frames of at least 36px, got act.obs_size={act['obs_size']}: use 64"
+        )
+
+    vision_file = find_vision_file(cfg, rep)
+    vision_sha = sha256_file(vision_file) if vision_file is not None else None
+    label = rep.name if rep.name != "frozen" else f"frozen_{_vision_name(vision_file)}"
+    key_parts = {k: cfg[k] for k in ("representation", "seed")}
+    key = run_key(
+        key_parts,
+        {k: v for k, v in act.items() if k not in LOGGING_ONLY},
+        agent_cfg,
+        {"vision_sha256": vision_sha},
+    )
+    run_dir = runs_root / "act" / f"{label}-{agent_cfg['name']}-{key}"
+    if is_finished(run_dir) and not cfg["force"]:
+        print(f"act: reused {run_dir} (same config, vision model and seed)")
+        return ActResult(run_dir, True, True, int(_read_summary(run_dir).get("num_timesteps", 0)))
+    if cfg["force"] and run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    encoder = None
+    if rep.name == "random":
+        # Saved into the run so load_agent (and the transfer stage) carries the same weights.
+        rnd = act["random_encoder"]
+        encoder = random_encoder(
+            int(cfg["seed"]), int(act["obs_size"]), int(rnd["latent_dim"]), int(rnd["hidden_dim"])
+        )
+        vision_file = run_dir / "random_encoder" / WEIGHTS_NAME
+        if not vision_file.is_file():
+            save_model(encoder, vision_file.parent)
+        vision_sha = sha256_file(vision_file)
+    elif rep.mode == "latent":
+        encoder = load_encoder(vision_file, cfg["device"])
+    if encoder is not None:
+        check_image_size(
+            encoder, (act["obs_size"], act["obs_size"], 3), f"of representation={rep.name}"
+        )
+
+    if rep.mode != "latent" and "buffer_size" in agent_cfg["hyperparams"]:
+        gb = 2 * agent_cfg["hyperparams"]["buffer_size"] * 3 * act["obs_size"] ** 2 / 1e9
+        print(
+            f"act: warning: {agent_cfg['name']} on representation={rep.name} stores frames, not "
+            f"latents: its replay buffer needs ~{gb:.1f} GB (lower agent.hyperparams.buffer_size if short)"
+        )
+    spec = policy_spec(
+        rep.mode, agent_cfg["policy"], None if vision_file is None else str(vision_file.resolve())
+    )
+    run_config = {
+        **cfg,
+        "run_key": key,
+        "vision_file": None if vision_file is None else str(vision_file),
+        "vision_sha256": vision_sha,
+    }
+    write_text(run_dir / "config.yaml", yaml.safe_dump(run_config, sort_keys=False))
+    _write_agent_spec(run_dir, rep, agent_cfg["name"], act, spec, vision_file, vision_sha, encoder)
+
+    env_kwargs = {
+        "obs_size": int(act["obs_size"]),
+        "max_episode_steps": int(act["episode_steps"]),
+        **(act.get("env") or {}),
+    }
+    venv = make_vec_env(source, int(act["n_envs"]), int(cfg["seed"]), env_kwargs, act["vec_env"])
+    eval_env = make_vec_env(
+        source, 1, int(cfg["seed"]), env_kwargs, "dummy", first_index=EVAL_INDEX
+    )
+    if encoder is not None:
+        venv, eval_env = LatentVecEnv(venv, encoder), LatentVecEnv(eval_env, encoder)
+    else:  # SB3 would transpose the training env itself; the eval env must match it
+        venv, eval_env = VecTransposeImage(venv), VecTransposeImage(eval_env)
+    try:
+        model, resumed = _build_or_resume(algo, run_dir, venv, spec, agent_cfg, cfg, act)
+        total = int(act["total_timesteps"])
+        eval_settings = (bool(act["eval_deterministic"]), int(cfg["seed"]))
+        steps_done = model.num_timesteps
+        if steps_done:
+            print(f"act: resuming {run_dir} at step {steps_done}/{total}")
+        checkpoint = ResumableCheckpoint(
+            run_dir, int(act["checkpoint_every"]), int(act["episode_steps"])
+        )
+        hooks = [
+            PickupLogger(),
+            SourceEvalCallback(
+                eval_env,
+                int(act["eval_every"]),
+                int(act["eval_episodes"]),
+                str(run_dir),
+                *eval_settings,
+            ),
+            checkpoint,
+            *(callbacks or []),
+        ]
+        if progress:
+            hooks.append(TqdmProgress(total, f"{label}-{agent_cfg['name']}"))
+        if total > steps_done:
+            model.learn(
+                total - steps_done,
+                callback=hooks,
+                log_interval=int(agent_cfg["log_interval"]),
+                tb_log_name=agent_cfg["name"],
+                reset_num_timesteps=not resumed,
+            )
+        if model.num_timesteps < total:  # stopped early by a callback: resumable, not finished
+            return ActResult(run_dir, False, False, model.num_timesteps, model)
+        with atomic_path(run_dir / MODEL_FILE) as tmp:
+            model.save(tmp)
+        final = evaluate(model, eval_env, int(act["eval_episodes"]), *eval_settings)
+    finally:
+        venv.close()
+        eval_env.close()
+    summary = {
+        "num_timesteps": int(model.num_timesteps),
+        "eval_episodes": int(act["eval_episodes"]),
+        "eval_deterministic": bool(act["eval_deterministic"]),
+        "mean_return": _mean(final["returns"]),
+        "mean_good_pickups": _mean(final["good_pickups"]),
+        "mean_bad_pickups": _mean(final["bad_pickups"]),
+    }
+    write_json(run_dir / "summary.json", summary)
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+    inputs = {"vision_sha256": vision_sha} if vision_sha else {}
+    write_manifest(run_dir, stage="act", config=run_config, inputs=inputs)
+    print(
+        f"act: trained {run_dir} ({summary['num_timesteps']} steps; source eval: good "
+        f"{summary['mean_good_pickups']:.2f}, bad {summary['mean_bad_pickups']:.2f} per episode)"
+    )
+    return ActResult(run_dir, False, True, int(model.num_timesteps), model)
+
+
+# Settings that change speed or logging, not the numbers: left out of the run key.
+LOGGING_ONLY = ("threads", "vec_env", "checkpoint_every")
+
+
+def check_source_domains(domains: list[Any]) -> list[Any]:
+    """The source list, refusing a target domain: act must never see one (zero-shot transfer)."""
+    if not domains:
+        raise DarlaError(
+            "act.source_domains is empty: name at least one source domain, e.g. [A_room1]"
+        )
+    targets = {name: dict(envs.get_domain(name)) for name in envs.target_domains()}
+    for spec in domains:
+        try:
+            name, factors = envs.resolve_domain(spec)
+        except envs.DomainError as error:
+            raise DarlaError(str(error)) from error
+        clash = (
+            name
+            if name in targets
+            else next((t for t, f in targets.items() if f == dict(factors)), None)
+        )
+        if clash is not None:
+            raise DarlaError(
+                f"act.source_domains includes {clash!r}, a TARGET domain: training on it would void the "
+                f"zero-shot transfer test; use source domains only ({', '.join(envs.source_domains())})"
+            )
+    return list(domains)
+
+
+def find_vision_file(cfg: dict[str, Any], rep: Representation) -> Path | None:
+    """The vision model file a representation uses: ``vision_run`` or the matching `see` run."""
+    if rep.mode == "pixels" or rep.name == "random":
+        if cfg.get("vision_run"):
+            raise DarlaError(f"representation={rep.name} uses no vision run: drop vision_run=...")
+        return None
+    if cfg.get("vision_run"):
+        file = _check_vision_run(Path(cfg["vision_run"]))
+        name = _vision_name(file)
+        # darla_ft fine-tunes whichever encoder it is given; a frozen name must match its model
+        if rep.mode == "latent" and rep.vision is not None and name != rep.vision:
+            raise DarlaError(
+                f"vision_run {cfg['vision_run']} holds a {name} model, not {rep.vision}: use "
+                f"representation={name if name in ('darla', 'beta_vae', 'vae', 'dae') else 'frozen'} (or representation=frozen for any model)"
+            )
+        return file
+    if rep.vision is None:
+        raise DarlaError(
+            f"representation={rep.name} needs vision_run=PATH (a finished `darla see` run folder)"
+        )
+    see_cfg = see_config(cfg, rep.vision)
+    run_dir = see_run_dir(see_cfg)
+    if run_dir is None or not is_finished(run_dir):
+        overrides = " ".join(
+            [
+                f"vision={rep.vision}",
+                *cfg.get("see_overrides", []),
+                *([f"runs_root={cfg['runs_root']}"] if cfg["runs_root"] != "runs" else []),
+            ]
+        )
+        where = f" (expected {run_dir})" if run_dir is not None else ""
+        raise DarlaError(
+            f"no finished vision run for representation={rep.name}{where}: make it with "
+            f"`darla see {overrides}`, or pass vision_run=PATH"
+        )
+    return run_dir / WEIGHTS_NAME
+
+
+def see_config(cfg: dict[str, Any], vision: str) -> dict[str, Any]:
+    """The `see` config that made this representation's vision run: see's defaults with
+    ``vision=``, this act run's ``runs_root`` and the ``see_overrides`` given to act."""
+    from darla.config import compose
+
+    overrides = [f"vision={vision}", f"runs_root={cfg['runs_root']}", *cfg.get("see_overrides", [])]
+    return to_plain(compose("see", overrides))
+
+
+def _check_vision_run(path: Path) -> Path:
+    if path.suffix == ".safetensors":
+        folder, file = path.parent, path
+    else:
+        folder, file = path, path / WEIGHTS_NAME
+    if not folder.exists():
+        raise DarlaError(
+            f"vision_run {path} does not exist: pass a finished `darla see` run folder (runs/see/<name>-<key>)"
+        )
+    if not file.is_file() or not is_finished(folder):
+        raise DarlaError(
+            f"vision_run {path} is not a finished `darla see` run (no {WEIGHTS_NAME} or no finished "
+            "manifest.json): let `darla see` finish (re-run it to resume) or pick another run"
+        )
+    return file
+
+
+def _vision_name(file: Path) -> str:
+    from darla.vision import read_config
+
+    return read_config(file)["name"]
+
+
+def _write_agent_spec(run_dir, rep, algo_name, act, spec, vision_file, vision_sha, encoder) -> None:
+    vision = None
+    if vision_file is not None:
+        vision = {
+            "path": str(vision_file.resolve()),
+            "relative_path": os.path.relpath(vision_file.resolve(), run_dir.resolve()),
+            "sha256": vision_sha,
+        }
+    write_json(
+        run_dir / AGENT_FILE,
+        {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "representation": rep.name,
+            "mode": rep.mode,
+            "algo": algo_name,
+            "obs_size": int(act["obs_size"]),
+            "latent_dim": None if encoder is None else int(encoder.latent_dim),
+            "n_actions": 3,
+            "policy": spec,
+            "vision": vision,
+        },
+    )
+
+
+def _build_or_resume(algo, run_dir: Path, venv, spec, agent_cfg, cfg, act):
+    """A fresh SB3 model, or the last checkpoint's with its replay buffer, RNGs and episodes."""
+    tensorboard_log = str(run_dir / "tb")
+    device = cfg["device"]
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        set_episodes(venv, 0)
+        model = algo(
+            spec["policy"],
+            venv,
+            seed=int(cfg["seed"]),
+            device=device,
+            tensorboard_log=tensorboard_log,
+            policy_kwargs=policy_kwargs(spec),
+            verbose=0,
+            **agent_cfg["hyperparams"],
+        )
+        return model, False
+    path = checkpoint["path"]
+    model = algo.load(path / "model.zip", env=venv, device=device, tensorboard_log=tensorboard_log)
+    if (path / "replay_buffer.pkl").is_file():
+        model.load_replay_buffer(path / "replay_buffer.pkl")
+    import json
+
+    set_rng_state(model, json.loads((path / "rng.json").read_text()))
+    set_episodes(venv, int(checkpoint["episode"]))
+    return model, True
+
+
+def _read_summary(run_dir: Path) -> dict[str, Any]:
+    import json
+
+    path = run_dir / "summary.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _mean(values) -> float:
+    return float(sum(values) / len(values)) if len(values) else float("nan")

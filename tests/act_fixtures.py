@@ -1,0 +1,74 @@
+"""Shared helpers for the act tests: tiny vision runs and tiny act configs (32px, few steps)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from darla.config import compose
+from darla.manifest import write_manifest
+from darla.vision import build_model, save_model
+
+SIZE = 32
+FROZEN_VISION = ("darla", "beta_vae", "vae", "dae")
+
+
+def tiny_model(name: str, seed: int = 0):
+    torch.manual_seed(seed)
+    if name == "darla":
+        dae = build_model("dae", image_size=SIZE, bottleneck_dim=8)
+        return build_model("darla", dae=dae, latent_dim=6, hidden_dim=32)
+    if name == "dae":
+        return build_model("dae", image_size=SIZE, bottleneck_dim=6)
+    return build_model(name, image_size=SIZE, latent_dim=6, hidden_dim=32)
+
+
+def vision_run(root: Path, name: str, *, finished: bool = True, seed: int = 0) -> Path:
+    """A folder that looks like a finished `darla see` run holding an untrained tiny model."""
+    run = Path(root) / "see" / f"{name}-test{seed}"
+    run.mkdir(parents=True, exist_ok=True)
+    save_model(tiny_model(name, seed), run)
+    if finished:
+        write_manifest(run, stage="see", config={"vision": {"name": name}}, inputs={})
+    return run
+
+
+def act_config(
+    root: Path,
+    representation: str,
+    *extra: str,
+    agent: str = "ppo",
+    vision: Path | None = None,
+    steps: int = 160,
+):
+    overrides = [
+        f"representation={representation}",
+        f"agent={agent}",
+        f"runs_root={root}",
+        f"act.obs_size={SIZE}",
+        "act.episode_steps=20",
+        "act.n_envs=2",
+        f"act.total_timesteps={steps}",
+        "act.eval_every=80",
+        "act.eval_episodes=1",
+        "act.checkpoint_every=40",
+        "act.threads=1",
+        "act.random_encoder.latent_dim=6",
+        "act.random_encoder.hidden_dim=32",
+    ]
+    if vision is not None:
+        overrides.append(f"vision_run={vision}")
+    if agent == "ppo":
+        overrides += [
+            "agent.hyperparams.n_steps=20",
+            "agent.hyperparams.batch_size=20",
+            "agent.hyperparams.n_epochs=2",
+        ]
+    else:
+        overrides += [
+            "agent.hyperparams.learning_starts=30",
+            "agent.hyperparams.buffer_size=1000",
+            "agent.hyperparams.target_update_interval=20",
+        ]
+    return compose("act", [*overrides, *extra])

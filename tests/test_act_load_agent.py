@@ -1,0 +1,91 @@
+"""`load_agent(run).predict` acts on raw pixels whatever the representation it was trained on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+from act_fixtures import SIZE, act_config, vision_run
+
+import envs
+from darla.agents import LatentVecEnv, load_agent, make_vec_env
+from darla.errors import DarlaError
+from darla.stages.act import run_act
+from darla.vision import load_model
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def frames_and_latents(vision, n: int = 4):
+    venv = make_vec_env(envs.source_domains(), n, 123, {"obs_size": SIZE, "max_episode_steps": 20})
+    wrapped = LatentVecEnv(venv, load_model(vision))
+    latents = wrapped.reset()
+    for _ in range(5):
+        latents, *_ = wrapped.step(np.array([2, 0, 1, 2][:n]))
+    frames = wrapped.last_frames
+    wrapped.close()
+    return frames, latents
+
+
+@pytest.mark.parametrize("agent", ["ppo", "dqn"])
+def test_predict_on_pixels_equals_model_action_on_wrapper_latents(tmp_path, agent) -> None:
+    vision = vision_run(tmp_path, "darla")
+    result = run_act(
+        act_config(tmp_path, "darla", agent=agent, vision=vision, steps=80), progress=False
+    )
+    frames, latents = frames_and_latents(vision)
+    expected, _ = result.model.predict(latents, deterministic=True)
+    loaded = load_agent(result.run_dir)
+    assert loaded.representation == "darla" and loaded.algo == agent
+    np.testing.assert_array_equal(loaded.predict(frames), expected)
+    assert loaded.predict(frames[0]) == int(expected[0])
+    np.testing.assert_array_equal(loaded.observe(frames), latents)
+
+
+@pytest.mark.parametrize("representation", ["random", "darla_ft"])
+def test_predict_for_representations_that_carry_their_own_encoder(tmp_path, representation) -> None:
+    vision = vision_run(tmp_path, "darla") if representation == "darla_ft" else None
+    result = run_act(act_config(tmp_path, representation, vision=vision, steps=40), progress=False)
+    venv = make_vec_env(envs.source_domains(), 3, 5, {"obs_size": SIZE, "max_episode_steps": 20})
+    frames = venv.reset()
+    venv.close()
+    loaded = load_agent(result.run_dir)
+    if representation == "random":
+        expected, _ = result.model.predict(loaded.observe(frames), deterministic=True)
+        assert (result.run_dir / "random_encoder" / "model.safetensors").is_file()
+    else:
+        expected, _ = result.model.predict(frames, deterministic=True)  # SB3 transposes HWC itself
+    np.testing.assert_array_equal(loaded.predict(frames), expected)
+
+
+def test_load_agent_refuses_a_changed_vision_model_and_wrong_frames(tmp_path) -> None:
+    vision = vision_run(tmp_path, "beta_vae")
+    result = run_act(act_config(tmp_path, "beta_vae", vision=vision, steps=40), progress=False)
+    loaded = load_agent(result.run_dir)
+    with pytest.raises(DarlaError, match="obs_size=32"):
+        loaded.predict(np.zeros((64, 64, 3), np.uint8))
+    vision_run(tmp_path, "beta_vae", seed=1)  # another model, copied over the first below
+    (vision / "model.safetensors").write_bytes(
+        (tmp_path / "see" / "beta_vae-test1" / "model.safetensors").read_bytes()
+    )
+    with pytest.raises(DarlaError, match="changed since"):
+        load_agent(result.run_dir)
+    with pytest.raises(DarlaError, match="not a `darla act` run folder"):
+        load_agent(tmp_path)
+
+
+def test_frozen_representation_takes_any_vision_run(tmp_path) -> None:
+    vision = vision_run(tmp_path, "vae")
+    result = run_act(act_config(tmp_path, "frozen", vision=vision, steps=40), progress=False)
+    assert result.run_dir.name.startswith("frozen_vae-ppo-")
+    frames, latents = frames_and_latents(vision)
+    expected, _ = result.model.predict(latents, deterministic=True)
+    np.testing.assert_array_equal(load_agent(result.run_dir).predict(frames), expected)

@@ -1,0 +1,117 @@
+"""An interrupted `darla act` resumes from its last checkpoint and ends where an uninterrupted run
+ends: the same step count, the same buffer contents, the same weights."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+from act_fixtures import act_config, vision_run
+from stable_baselines3.common.callbacks import BaseCallback
+
+from darla.agents.callbacks import latest_checkpoint
+from darla.manifest import is_finished
+from darla.stages.act import run_act
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class StopAt(BaseCallback):
+    """Simulates an interruption: stops learning once ``steps`` env steps are done."""
+
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.steps = steps
+
+    def _on_step(self) -> bool:
+        return self.num_timesteps < self.steps
+
+
+def buffers_equal(a, b, names) -> None:
+    for name in names:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+def params_equal(a, b) -> None:
+    sa, sb = a.policy.state_dict(), b.policy.state_dict()
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        assert torch.equal(sa[key], sb[key]), key
+
+
+@pytest.mark.parametrize("agent", ["ppo", "dqn"])
+def test_resume_matches_an_uninterrupted_run(tmp_path, agent) -> None:
+    vision = vision_run(tmp_path, "darla")
+    whole = run_act(
+        act_config(tmp_path / "whole", "darla", agent=agent, vision=vision), progress=False
+    )
+    assert whole.finished and whole.num_timesteps == 160
+
+    cfg = act_config(tmp_path / "cut", "darla", agent=agent, vision=vision)
+    cut = run_act(cfg, progress=False, callbacks=[StopAt(100)])
+    assert not cut.finished and not is_finished(cut.run_dir)
+    checkpoint = latest_checkpoint(cut.run_dir)
+    assert checkpoint is not None and 0 < checkpoint["num_timesteps"] <= 100
+    resumed = run_act(cfg, progress=False)
+    assert resumed.finished and resumed.num_timesteps == 160 and resumed.run_dir == cut.run_dir
+    assert resumed.model.num_timesteps == whole.model.num_timesteps
+    if agent == "dqn":
+        buffers_equal(
+            resumed.model.replay_buffer,
+            whole.model.replay_buffer,
+            ("observations", "next_observations", "actions", "rewards", "dones"),
+        )
+        assert resumed.model.replay_buffer.pos == whole.model.replay_buffer.pos
+        assert resumed.model._n_updates == whole.model._n_updates
+    else:
+        names = (
+            "observations",
+            "actions",
+            "rewards",
+            "episode_starts",
+            "values",
+            "log_probs",
+            "advantages",
+        )
+        buffers_equal(resumed.model.rollout_buffer, whole.model.rollout_buffer, names)
+    params_equal(resumed.model, whole.model)
+    assert not (cut.run_dir / "checkpoints").exists()  # a finished run drops its checkpoints
+
+
+def test_finished_run_is_reused_and_force_retrains(tmp_path) -> None:
+    vision = vision_run(tmp_path, "beta_vae")
+    first = run_act(act_config(tmp_path, "beta_vae", vision=vision, steps=80), progress=False)
+    again = run_act(act_config(tmp_path, "beta_vae", vision=vision, steps=80), progress=False)
+    assert again.reused and again.run_dir == first.run_dir and again.num_timesteps == 80
+    forced = run_act(
+        act_config(tmp_path, "beta_vae", "force=true", vision=vision, steps=80), progress=False
+    )
+    assert not forced.reused and forced.finished
+    params_equal(forced.model, first.model)  # same config and seed, same numbers
+
+
+def test_run_folder_key_follows_config_and_vision_weights(tmp_path) -> None:
+    a = run_act(
+        act_config(tmp_path, "beta_vae", vision=vision_run(tmp_path, "beta_vae"), steps=40),
+        progress=False,
+    )
+    b = run_act(
+        act_config(
+            tmp_path, "beta_vae", "seed=1", vision=vision_run(tmp_path, "beta_vae"), steps=40
+        ),
+        progress=False,
+    )
+    c = run_act(
+        act_config(tmp_path, "beta_vae", vision=vision_run(tmp_path, "beta_vae", seed=1), steps=40),
+        progress=False,
+    )
+    assert len({a.run_dir, b.run_dir, c.run_dir}) == 3
+    assert a.run_dir.name.startswith("beta_vae-ppo-")

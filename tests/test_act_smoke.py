@@ -1,0 +1,58 @@
+"""`darla see` then `darla act` with the smoke preset, end to end (slow: it trains a vision model)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import envs
+from darla.agents import load_agent, make_vec_env
+from darla.config import compose
+from darla.manifest import is_finished, read_manifest
+from darla.stages.act import run_act, see_config
+from darla.stages.see import run_see, see_run_dir
+
+
+@pytest.mark.slow
+def test_smoke_see_then_act(tmp_path) -> None:
+    see = run_see(
+        compose("see", ["experiment=smoke", "vision=beta_vae", f"runs_root={tmp_path}"]),
+        progress=False,
+    )
+    cfg = compose(
+        "act",
+        [
+            "experiment=smoke",
+            "representation=beta_vae",
+            f"runs_root={tmp_path}",
+        ],
+    )
+    # act finds the vision run from its settings alone, by the same key `darla see` used
+    assert (
+        see_run_dir(
+            see_config(
+                {"runs_root": str(tmp_path), "see_overrides": list(cfg.see_overrides)}, "beta_vae"
+            )
+        )
+        == see.run_dir
+    )
+
+    result = run_act(cfg, progress=False)
+    assert result.finished and result.num_timesteps == 600 and is_finished(result.run_dir)
+    manifest = read_manifest(result.run_dir)
+    assert manifest["stage"] == "act" and manifest["inputs"]["vision_sha256"]
+    assert {"model.zip", "agent.json", "config.yaml", "summary.json", "evaluations.npz"} <= set(
+        manifest["files"]
+    )
+    assert any(p.name.startswith("events.out.tfevents") for p in (result.run_dir / "tb").rglob("*"))
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert summary["num_timesteps"] == 600 and summary["mean_good_pickups"] >= 0
+
+    agent = load_agent(result.run_dir)
+    venv = make_vec_env(envs.source_domains(), 2, 9, {"obs_size": 64, "max_episode_steps": 50})
+    actions = agent.predict(venv.reset())
+    venv.close()
+    assert actions.shape == (2,) and set(np.unique(actions)) <= {0, 1, 2}
+    assert run_act(cfg, progress=False).reused
