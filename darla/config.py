@@ -34,7 +34,12 @@ def compose(config_name: str, overrides: Sequence[str] = ()) -> Any:
     from omegaconf.errors import OmegaConfBaseException
 
     overrides = [o for o in overrides if not o.startswith(("-", "hydra/launcher", "hydra."))]
+    from hydra.core.global_hydra import GlobalHydra
+
     try:
+        if GlobalHydra.instance().is_initialized():
+            # inside a running `darla <stage>` job (act composing see's config): same tree
+            return hydra_compose(config_name=config_name, overrides=list(overrides))
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
             return hydra_compose(config_name=config_name, overrides=list(overrides))
     except (HydraException, OmegaConfBaseException) as error:

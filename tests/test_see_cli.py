@@ -43,7 +43,7 @@ def test_bad_input_is_one_line_and_exit_code_2(overrides, message, tmp_path, cap
 
 
 @pytest.mark.slow
-def test_smoke_see_writes_every_artifact_and_is_reused(tmp_path):
+def test_smoke_see_writes_every_artifact_is_reused_and_feeds_act(tmp_path):
     first = darla("see", "experiment=smoke", f"runs_root={tmp_path / 'runs'}", cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     run_dir = Path(first.stdout.strip().splitlines()[-1].split("vision run: ")[1])
@@ -77,6 +77,11 @@ def test_smoke_see_writes_every_artifact_and_is_reused(tmp_path):
         and "darla: reused" in again.stdout
         and "data: reused" in again.stdout
     )
+
+    # stage 2 from the command line finds this vision run by its config (inside a Hydra job)
+    acted = darla("act", "experiment=smoke", f"runs_root={tmp_path / 'runs'}", cwd=tmp_path)
+    assert acted.returncode == 0, acted.stderr[-2000:]
+    assert "agent run:" in acted.stdout
 
     scored = darla("metrics", str(run_dir), "--fast", "--metrics", "mig", cwd=tmp_path)
     assert scored.returncode == 0, scored.stderr[-2000:]
