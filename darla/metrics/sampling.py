@@ -148,3 +148,23 @@ def sample_codes(
     num_points = check_count(num_points, "num_points", 2)
     factors = sample_factors(dataset, num_points, rng)
     return represent_factors(dataset, represent, factors, batch_size), factors
+
+
+def sample_train_test(
+    dataset: FactorDataset,
+    represent: Representation,
+    num_train: int,
+    num_test: int,
+    *,
+    rng: np.random.Generator,
+    batch_size: int = 64,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Independent train and test samples, ``(codes_train, factors_train, codes_test, factors_test)``:
+    what the classifier-based metrics (DCI, SAP, explicitness) fit and score on."""
+    codes_train, factors_train = sample_codes(
+        dataset, represent, num_train, rng=rng, batch_size=batch_size
+    )
+    codes_test, factors_test = sample_codes(
+        dataset, represent, num_test, rng=rng, batch_size=batch_size
+    )
+    return codes_train, factors_train, codes_test, factors_test

@@ -33,7 +33,7 @@ from darla.metrics.sampling import (
     Representation,
     check_dataset,
     factor_names,
-    sample_codes,
+    sample_train_test,
 )
 from darla.metrics.utils import check_train_test, draw_seed
 
@@ -135,11 +135,8 @@ def sap_score(
 ) -> dict[str, Any]:
     """Sample train and test observations, encode them and compute :func:`sap`."""
     check_dataset(dataset)
-    codes_train, factors_train = sample_codes(
-        dataset, represent, num_train, rng=rng, batch_size=batch_size
-    )
-    codes_test, factors_test = sample_codes(
-        dataset, represent, num_test, rng=rng, batch_size=batch_size
+    codes_train, factors_train, codes_test, factors_test = sample_train_test(
+        dataset, represent, num_train, num_test, rng=rng, batch_size=batch_size
     )
     result = sap(
         codes_train,
