@@ -71,6 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
     act.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides")
     act.set_defaults(run=lambda args: _hydra_stage("act", args.overrides))
 
+    transfer = commands.add_parser(
+        "transfer",
+        help="stage 3: evaluate agents, unchanged, in every source and target domain",
+        description="Stage 3. `darla transfer AGENT_RUN [AGENT_RUN ...] [overrides]`, e.g. "
+        "`episodes=20`, `domains=[A_room1,A_room2]`, `videos=false`, `transfer.workers=4`, "
+        "`experiment=smoke`, `--force`.",
+    )
+    transfer.add_argument(
+        "args", nargs=argparse.REMAINDER, help="agent run folders, then Hydra overrides"
+    )
+    transfer.set_defaults(run=_transfer)
+
     metrics = commands.add_parser(
         "metrics", help="score a vision run's disentanglement on its domains' factor dataset"
     )
@@ -95,6 +107,14 @@ def _metrics(args: argparse.Namespace) -> None:
     for label, value in headline_scores(json.loads(path.read_text())).items():
         print(f"{label:<26} {value:.3f}")
     print(f"metrics: {path}")
+
+
+def _transfer(args: argparse.Namespace) -> None:
+    runs = [a for a in args.args if "=" not in a and not a.startswith("-")]
+    overrides = [a for a in args.args if a not in runs]
+    if runs:
+        overrides.append("agent_runs=[" + ",".join(f"'{r}'" for r in runs) + "]")
+    _hydra_stage("transfer", overrides)
 
 
 def _hydra_stage(stage: str, overrides: list[str]) -> None:

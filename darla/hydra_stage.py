@@ -30,6 +30,13 @@ def _stage_task(stage: str) -> Callable[[Any], Any]:
             print(f"agent run: {run_act(cfg).run_dir}")
 
         return task
+    if stage == "transfer":
+        from darla.stages.transfer import run_transfer
+
+        def task(cfg: Any) -> None:
+            run_transfer(cfg)  # prints the summary table and `report: <path>` last
+
+        return task
     raise DarlaError(f"unknown stage {stage!r}")
 
 

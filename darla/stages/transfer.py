@@ -1,0 +1,459 @@
+"""Stage 3, ``darla transfer``: every agent, unchanged, in every source and target domain.
+
+Read top to bottom: check the agent runs and the config, resolve the domains and their split,
+name the run folder, play the evaluation episodes (the same seeds for every agent and domain, a
+uniformly random policy beside them), reduce them per agent and per method (rliable's
+statistics), measure how far each vision module's latents move under each shift, write the
+report, then the manifest.
+
+A run folder ``runs/transfer/<key>/`` is keyed by the resolved config and the sha256 of each
+agent run's manifest. Each finished (agent, domain) cell is stored at once in
+``cells/<agent>__<domain>.json``, so an interrupted evaluation resumes where it stopped; a
+finished folder (manifest written last) is reused unless ``force=true``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import envs
+from darla.config import run_key, to_plain
+from darla.errors import DarlaError
+from darla.io import write_json
+from darla.manifest import is_finished, write_manifest
+from darla.transfer.policies import RandomPolicy, check_agent_run, load_policy
+from darla.transfer.rollout import Cell, EnvSettings, episode_seeds, evaluate_cells
+from darla.transfer.stats import summarise_methods, transfer_ratio
+
+# Settings that change speed, not the numbers or the files: left out of the run key.
+NOT_IN_KEY = ("workers", "threads", "batch_episodes")
+SHORTCUTS = ("domains", "extra_domains", "episodes", "videos", "episodes_per_video")
+
+
+def transfer_settings(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The ``transfer:`` section with the top-level shortcuts (``episodes=...``) applied."""
+    return {**cfg["transfer"], **{k: cfg[k] for k in SHORTCUTS if k in cfg}}
+
+
+@dataclass
+class TransferResult:
+    run_dir: Path
+    reused: bool
+    results: dict[str, Any]
+    report_html: Path
+    summary: str = ""
+    videos: list[Path] = field(default_factory=list)
+
+
+def run_transfer(
+    cfg: Any, agent_runs: list[str] | None = None, *, progress: bool = True
+) -> TransferResult:
+    """Run stage 3 for a composed ``transfer`` config on ``agent_runs`` (default: ``cfg.agent_runs``)."""
+    from darla.transfer.report import summary_table, write_report
+
+    cfg = to_plain(cfg)
+    t = transfer_settings(cfg)
+    runs = list(agent_runs if agent_runs is not None else cfg.get("agent_runs") or [])
+    if not runs:
+        raise DarlaError(
+            "no agent runs to evaluate: `darla transfer runs/act/<name> [more runs] [overrides]`"
+        )
+    episodes = int(t["episodes"])
+    if episodes < 1:
+        raise DarlaError(f"episodes={episodes}: evaluate at least one episode per agent and domain")
+    runs = _unique([check_agent_run(r) for r in runs])  # fail fast, before loading any weights
+    domains = resolve_domains(t)
+    policies = [load_policy(r) for r in runs]
+    _label_policies(policies, t["method_name"])
+    sources = source_set(t, policies)
+    split = {
+        name: "source" if any(dict(f) == dict(factors) for _, f in sources) else "target"
+        for name, factors in domains
+    }
+    if "source" not in split.values() or "target" not in split.values():
+        raise DarlaError(
+            f"domains={[d for d, _ in domains]} has no {'source' if 'source' not in split.values() else 'target'} "
+            "domain: a transfer ratio needs both; add one (e.g. domains=null for all named domains)"
+        )
+    settings = env_settings(t, policies)
+
+    key = run_key(
+        {k: v for k, v in t.items() if k not in NOT_IN_KEY},
+        settings.kwargs(),
+        sorted(p.manifest_sha256 for p in policies),
+    )
+    run_dir = Path(cfg["runs_root"]) / "transfer" / key
+    if is_finished(run_dir) and not cfg["force"]:
+        results = json.loads((run_dir / "results.json").read_text())
+        summary = summary_table(results)
+        print(f"transfer: reused {run_dir} (same config and agent runs)")
+        print(summary)
+        print(f"report: {run_dir / 'report.html'}")
+        return TransferResult(run_dir, True, results, run_dir / "report.html", summary)
+    if cfg["force"] and run_dir.exists():
+        shutil.rmtree(run_dir)
+    (run_dir / "cells").mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(int(t["threads"]))
+
+    seeds = episode_seeds(int(t["seed"]), episodes)
+    baseline = RandomPolicy(settings.obs_size)
+    cells, stored = [], {}
+    for policy in [baseline, *policies]:
+        for name, factors in domains:
+            cell_key = f"{policy.name}__{safe_name(name)}"
+            path = run_dir / "cells" / f"{cell_key}.json"
+            if path.is_file():
+                stored[cell_key] = json.loads(path.read_text())
+                continue
+            video = None
+            if t["videos"] and int(t["episodes_per_video"]) > 0 and policy is not baseline:
+                video = {
+                    "path": str(run_dir / "videos" / f"{cell_key}.mp4"),
+                    "episodes": min(int(t["episodes_per_video"]), episodes),
+                    "fps": int(t["video_fps"]),
+                }
+            cells.append(Cell(cell_key, policy, (name, factors), seeds, video))
+    if stored:
+        print(
+            f"transfer: resuming {run_dir}: {len(stored)} of {len(stored) + len(cells)} cells done"
+        )
+
+    def store(cell: Cell, results: list[dict[str, Any]], video: str | None) -> None:
+        record = {
+            "agent": cell.policy.name,
+            "domain": cell.domain[0],
+            "seeds": cell.seeds,
+            "episodes": results,
+            "video": None if video is None else str(Path(video).relative_to(run_dir)),
+        }
+        write_json(run_dir / "cells" / f"{cell.key}.json", record)
+        stored[cell.key] = record
+
+    evaluate_cells(
+        cells, settings, deterministic=bool(t["deterministic"]), workers=int(t["workers"]),
+        batch_episodes=int(t["batch_episodes"]), threads=int(t["threads"]), on_cell=store,
+        progress=progress,
+    )  # fmt: skip
+
+    results = assemble(t, key, run_dir, domains, split, settings, seeds, policies, baseline, stored)
+    results["methods"] = summarise_methods(
+        method_scores(results),
+        [d["name"] for d in results["domains"]],
+        split,
+        {d: v["mean_return"] for d, v in results["random"].items()},
+        baseline=t["baseline_method"],
+        reps=int(t["bootstrap"]["reps"]),
+        seed=int(t["bootstrap"]["seed"]),
+        confidence=float(t["bootstrap"]["confidence"]),
+    )
+    images = {}
+    if t["shift"]["enabled"]:
+        results["latent_shift"], images = measure_shift(
+            t, run_dir, domains, sources, settings, policies
+        )
+        results["disentanglement_vs_transfer"] = disentanglement_vs_transfer(results)
+    report_html = write_report(run_dir, results, images)
+    write_manifest(
+        run_dir,
+        stage="transfer",
+        config={**cfg, "transfer": t, "agent_runs": [str(r) for r in runs]},
+        inputs={str(p.run_dir): p.manifest_sha256 for p in policies},
+    )
+    summary = summary_table(results)
+    print(summary)
+    print(f"report: {report_html}")
+    videos = sorted(run_dir.glob("videos/*"))
+    return TransferResult(run_dir, False, results, report_html, summary, videos)
+
+
+def safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "domain"
+
+
+def _unique(runs: list[Path]) -> list[Path]:
+    seen, out = set(), []
+    for run in runs:
+        if run.resolve() not in seen:
+            seen.add(run.resolve())
+            out.append(run)
+    return out
+
+
+def _label_policies(policies: list[Any], method_name: str) -> None:
+    """Method names from ``method_name`` (e.g. ``{representation}-{algo}``); unique agent labels."""
+    counts: dict[str, int] = {}
+    for policy in policies:
+        try:
+            policy.method = method_name.format(
+                representation=policy.representation, algo=policy.algo
+            )
+        except (KeyError, IndexError) as error:
+            raise DarlaError(
+                f"method_name={method_name!r} uses an unknown field {error}: use {{representation}} and {{algo}}"
+            ) from error
+        counts[policy.name] = counts.get(policy.name, 0) + 1
+        if counts[policy.name] > 1 or policy.name == "random":
+            policy.name = f"{policy.name}_{counts[policy.name]}"
+
+
+def resolve_domains(cfg: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
+    """``domains`` (null: every named domain) plus ``extra_domains``, resolved, without repeats."""
+    specs = cfg["domains"] if cfg["domains"] is not None else envs.domain_names()
+    if isinstance(specs, str):
+        specs = [specs]
+    specs = [*specs, *(cfg.get("extra_domains") or [])]
+    if not specs:
+        raise DarlaError("domains is empty: name the domains to evaluate (or domains=null for all)")
+    out: list[tuple[str, dict[str, str]]] = []
+    for spec in specs:
+        try:
+            name, factors = envs.resolve_domain(spec)
+        except envs.DomainError as error:
+            raise DarlaError(str(error)) from error
+        if name not in {n for n, _ in out}:
+            out.append((name, factors))
+    return out
+
+
+def source_set(cfg: dict[str, Any], policies: list[Any]) -> list[tuple[str, dict[str, str]]]:
+    """The agents' training domains: ``source_domains``, else what the agents were trained on."""
+    specs = cfg.get("source_domains")
+    if specs is None:
+        trained = {
+            json.dumps(p.source_domains, sort_keys=True) for p in policies if p.source_domains
+        }
+        if len(trained) > 1:
+            raise DarlaError(
+                "the agents were trained on different source domains: set source_domains=[...] "
+                "to say which domains count as source"
+            )
+        specs = json.loads(trained.pop()) if trained else envs.source_domains()
+    try:
+        return [envs.resolve_domain(s) for s in specs]
+    except envs.DomainError as error:
+        raise DarlaError(str(error)) from error
+
+
+def env_settings(cfg: dict[str, Any], policies: list[Any]) -> EnvSettings:
+    """Frame size, episode length and env arguments: the config's, else the agents' (one set)."""
+
+    def agreed(field_name: str, values: list[Any], override: Any) -> Any:
+        if override is not None:
+            return override
+        distinct = {json.dumps(v, sort_keys=True) for v in values if v is not None}
+        if len(distinct) > 1:
+            raise DarlaError(
+                f"the agents were trained with different {field_name} ({', '.join(sorted(distinct))}): "
+                f"set {field_name}=... to evaluate them in one env, or transfer them separately"
+            )
+        return json.loads(distinct.pop()) if distinct else None
+
+    obs_size = agreed("obs_size", [p.obs_size for p in policies], cfg["obs_size"])
+    for policy in policies:
+        if policy.obs_size != obs_size:
+            raise DarlaError(
+                f"agent {policy.run_dir} takes {policy.obs_size}x{policy.obs_size} frames but the "
+                f"domains render {obs_size}x{obs_size} (obs_size={obs_size}): drop obs_size=... or "
+                "transfer that agent on its own"
+            )
+    steps = (
+        agreed("episode_steps", [p.episode_steps for p in policies], cfg["episode_steps"]) or 150
+    )
+    env = agreed("env", [p.env_kwargs or None for p in policies], cfg["env"] or None) or {}
+    if steps < 1:
+        raise DarlaError(f"episode_steps={steps}: episodes need at least one step")
+    return EnvSettings(int(obs_size), int(steps), tuple(sorted(env.items())))
+
+
+def _episode_summary(record: dict[str, Any]) -> dict[str, Any]:
+    eps = record["episodes"]
+    returns = np.array([e["return"] for e in eps], dtype=float)
+    return {
+        "episodes": len(eps),
+        "mean_return": float(returns.mean()),
+        "std_return": float(returns.std()),
+        "mean_good_pickups": float(np.mean([e["good_pickups"] for e in eps])),
+        "mean_bad_pickups": float(np.mean([e["bad_pickups"] for e in eps])),
+        "mean_length": float(np.mean([e["length"] for e in eps])),
+        "returns": returns.tolist(),
+        "video": record.get("video"),
+    }
+
+
+def assemble(cfg, key, run_dir, domains, split, settings, seeds, policies, baseline, stored):
+    """Per-domain and per-agent numbers from the stored cells (the statistics come after)."""
+    names = [n for n, _ in domains]
+    src = [n for n in names if split[n] == "source"]
+    tgt = [n for n in names if split[n] == "target"]
+    random = {n: _episode_summary(stored[f"{baseline.name}__{safe_name(n)}"]) for n in names}
+    random_src = float(np.mean([random[n]["mean_return"] for n in src]))
+    random_tgt = float(np.mean([random[n]["mean_return"] for n in tgt]))
+    agents = []
+    for policy in policies:
+        per = {n: _episode_summary(stored[f"{policy.name}__{safe_name(n)}"]) for n in names}
+        source = float(np.mean([per[n]["mean_return"] for n in src]))
+        target = float(np.mean([per[n]["mean_return"] for n in tgt]))
+        ratio = transfer_ratio(source, target, random_src, random_tgt)
+        agents.append(
+            {
+                "name": policy.name,
+                "method": policy.method,
+                "representation": policy.representation,
+                "algo": policy.algo,
+                "seed": policy.seed,
+                "run_dir": str(policy.run_dir),
+                "manifest_sha256": policy.manifest_sha256,
+                "domains": per,
+                "source_return": source,
+                "target_return": target,
+                "source_above_random": source - random_src,
+                "target_above_random": target - random_tgt,
+                "transfer_ratio": None if np.isnan(ratio) else ratio,
+                "generalisation_gap": source - target,
+            }
+        )
+    return {
+        "run_key": key,
+        "run_dir": str(run_dir),
+        "config": cfg,
+        "env": settings.kwargs(),
+        "seeds": seeds,
+        "domains": [{"name": n, "split": split[n], "factors": f} for n, f in domains],
+        "random": random,
+        "random_source_return": random_src,
+        "random_target_return": random_tgt,
+        "agents": agents,
+        "bootstrap": {**cfg["bootstrap"], "method": "percentile (rliable stratified bootstrap)"},
+    }
+
+
+def method_scores(results: dict[str, Any]) -> dict[str, np.ndarray]:
+    """``{method: [runs, domains]}`` mean returns, rows ordered by seed then agent name."""
+    names = [d["name"] for d in results["domains"]]
+    by_method: dict[str, list[dict[str, Any]]] = {}
+    for agent in results["agents"]:
+        by_method.setdefault(agent["method"], []).append(agent)
+    return {
+        method: np.array(
+            [
+                [a["domains"][n]["mean_return"] for n in names]
+                for a in sorted(rows, key=lambda a: (str(a["seed"]), a["name"]))
+            ]
+        )
+        for method, rows in sorted(by_method.items())
+    }
+
+
+def _vision_identity(vision: Any) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(vision.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def disentanglement_vs_transfer(results: dict[str, Any]) -> dict[str, Any] | None:
+    """The paper's figure as numbers: each vision module's disentanglement scores beside its
+    agents' mean target return, and the Spearman correlation of each score with that return
+    across modules (when at least three modules have scores)."""
+    from scipy.stats import spearmanr
+
+    agents = {a["name"]: a for a in results["agents"]}
+    rows = []
+    for label, entry in (results.get("latent_shift") or {}).items():
+        if not entry.get("disentanglement"):
+            continue
+        mine = [agents[name] for name in entry["agents"]]
+        ratios = [a["transfer_ratio"] for a in mine if a["transfer_ratio"] is not None]
+        rows.append(
+            {
+                "vision_module": label,
+                "scores": entry["disentanglement"],
+                "target_return": float(np.mean([a["target_return"] for a in mine])),
+                "transfer_ratio": float(np.mean(ratios)) if ratios else None,
+            }
+        )
+    if not rows:
+        return None
+    correlations = {}
+    if len(rows) >= 3:
+        for score in sorted(set.intersection(*(set(r["scores"]) for r in rows))):
+            rho = spearmanr([r["scores"][score] for r in rows], [r["target_return"] for r in rows])[
+                0
+            ]
+            correlations[score] = None if not np.isfinite(rho) else float(rho)
+    return {"modules": rows, "spearman_with_target_return": correlations}
+
+
+def _disentanglement(vision_run: Path | None) -> dict[str, float] | None:
+    """Headline disentanglement scores from the vision run's metrics.json, when it has one."""
+    from darla.metrics import headline_scores
+
+    path = None if vision_run is None else Path(vision_run) / "metrics.json"
+    if path is None or not path.is_file():
+        return None
+    try:
+        return headline_scores(json.loads(path.read_text())) or None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def measure_shift(cfg, run_dir, domains, sources, settings, policies):
+    """Latent shift per vision module and domain, and each module's reconstruction grid."""
+    from darla.transfer.report import save_png
+    from darla.transfer.shift import latent_shift, nearest_source, paired_frames, recon_grid
+
+    shift_cfg = cfg["shift"]
+    modules: dict[str, dict[str, Any]] = {}
+    for policy in policies:
+        if policy.vision is None:
+            continue
+        ident = _vision_identity(policy.vision)
+        entry = modules.setdefault(
+            ident,
+            {
+                "vision": policy.vision,
+                "method": policy.method,
+                "agents": [],
+                "scores": _disentanglement(getattr(policy, "vision_run", None)),
+            },
+        )
+        entry["agents"].append(policy.name)
+    if not modules:
+        return {}, {}
+    names = {n for n, _ in domains}
+    references = {n: nearest_source(n, f, sources) for n, f in domains}
+    needed = list(domains) + [s for s in sources if s[0] in set(references.values()) - names]
+    steps = int(shift_cfg["steps"])
+    frames = paired_frames(
+        needed, settings, layouts=int(shift_cfg["layouts"]), steps=steps, seed=int(cfg["seed"])
+    )
+    picks = [
+        k * (steps + 1) + steps // 2
+        for k in range(min(int(shift_cfg["recon_frames"]), int(shift_cfg["layouts"])))
+    ]
+    out, images = {}, {}
+    for ident, entry in modules.items():
+        vision = entry["vision"]
+        latents = {n: vision.latent_mean(f) for n, f in frames.items()}
+        label = f"{entry['method']}-{ident[:6]}"
+        out[label] = {
+            "method": entry["method"],
+            "vision_sha": ident,
+            "agents": entry["agents"],
+            "latent_dim": int(vision.latent_dim),
+            "disentanglement": entry["scores"],
+            "domains": latent_shift(latents, references, steps + 1),
+        }
+        grid = recon_grid(vision, {n: frames[n] for n, _ in domains}, picks)
+        images[f"recon_{label}"] = save_png(run_dir / f"recon_{label}.png", grid)
+    return out, images

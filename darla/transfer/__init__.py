@@ -1,0 +1,58 @@
+"""Stage 3 (DARLA's "transfer"): agents, unchanged, in held-out target domains.
+
+Typical use::
+
+    from darla.transfer import RandomPolicy, load_policy, episode_seeds, run_episodes, EnvSettings
+    policy = load_policy("runs/act/darla-ppo-<key>")        # any object with the Policy protocol
+    settings = EnvSettings(obs_size=64, episode_steps=150)
+    results, _ = run_episodes(policy, envs.resolve_domain("A_room2"), episode_seeds(0, 10), settings)
+
+``darla transfer`` (:func:`darla.stages.transfer.run_transfer`) evaluates many agents in every
+domain, in parallel, and writes the report; :mod:`darla.transfer.stats` holds the statistics
+(rliable's definitions), :mod:`darla.transfer.shift` the latent-shift measure,
+:mod:`darla.transfer.video` the rollout videos.
+"""
+
+from darla.transfer.policies import (
+    AgentPolicy,
+    Policy,
+    RandomPolicy,
+    check_agent_run,
+    load_policy,
+)
+from darla.transfer.rollout import (
+    Cell,
+    EnvSettings,
+    Recording,
+    episode_seeds,
+    evaluate_cells,
+    run_episodes,
+)
+from darla.transfer.stats import (
+    aggregate_iqm,
+    aggregate_mean,
+    interval_estimates,
+    probability_of_improvement,
+    summarise_methods,
+    transfer_ratio,
+)
+
+__all__ = [
+    "AgentPolicy",
+    "Cell",
+    "EnvSettings",
+    "Policy",
+    "RandomPolicy",
+    "Recording",
+    "aggregate_iqm",
+    "aggregate_mean",
+    "check_agent_run",
+    "episode_seeds",
+    "evaluate_cells",
+    "interval_estimates",
+    "load_policy",
+    "probability_of_improvement",
+    "run_episodes",
+    "summarise_methods",
+    "transfer_ratio",
+]

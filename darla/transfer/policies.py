@@ -1,0 +1,193 @@
+"""What the transfer stage evaluates: a policy on raw pixels, plus what it sees through.
+
+A :class:`Policy` is the small protocol every evaluated thing implements, trained agent and
+baseline alike::
+
+    predict(obs_uint8 [N, H, W, 3], deterministic=True) -> int actions [N]
+    name, method, seed, obs_size          # labels for the report
+    vision: VisionModel | None            # its eyes: reconstructions, latents, latent shift
+
+Optional: ``reset(seeds)`` is called with one seed per row before a batch of episodes, so a
+stochastic policy can draw each row's actions from that episode's own stream (results then do
+not depend on how episodes are batched across processes).
+
+:func:`load_policy` is the one adapter to stage 2 (:func:`darla.agents.load_agent`);
+:class:`RandomPolicy` is the uniformly random baseline the transfer ratio is measured above.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import yaml
+
+from darla.errors import DarlaError
+from darla.io import sha256_file
+from darla.manifest import MANIFEST, read_manifest
+
+N_ACTIONS = 3  # CollectGoodObjects: turn left, turn right, forward
+
+
+@runtime_checkable
+class Policy(Protocol):
+    name: str
+    method: str
+    seed: int | None
+    obs_size: int
+    vision: Any  # darla.vision.VisionModel | None
+
+    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray: ...
+
+
+def _episode_rng(seed: int) -> np.random.Generator:
+    # a stream of its own: never the stream that placed the episode's objects
+    return np.random.default_rng(np.random.SeedSequence([int(seed), 0x7A11]))
+
+
+class RandomPolicy:
+    """Uniformly random actions: the floor every transfer ratio is measured above.
+
+    Each row draws from its own episode's generator (set by :meth:`reset`), so a row's actions
+    depend on its episode seed only.
+    """
+
+    method = "random"
+    vision = None
+    seed = None
+
+    def __init__(self, obs_size: int, n_actions: int = N_ACTIONS, name: str = "random") -> None:
+        self.name = name
+        self.obs_size = int(obs_size)
+        self.n_actions = int(n_actions)
+        self._rngs: list[np.random.Generator] = [_episode_rng(0)]
+
+    def reset(self, seeds: Sequence[int]) -> None:
+        self._rngs = [_episode_rng(s) for s in seeds]
+
+    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        if len(self._rngs) != len(obs):
+            self.reset(range(len(obs)))
+        return np.array([rng.integers(self.n_actions) for rng in self._rngs], dtype=np.int64)
+
+
+class AgentPolicy:
+    """A ``darla act`` run as a :class:`Policy` (wraps :class:`darla.agents.Agent`).
+
+    Pickles as its run folder: a worker process loads the agent itself (once per process)
+    rather than receiving the weights through a pipe.
+    """
+
+    def __init__(self, agent: Any, run_dir: Path, run_config: dict[str, Any]) -> None:
+        self.agent = agent
+        self.run_dir = Path(run_dir)
+        self.name = self.run_dir.name
+        self.representation = str(agent.representation)
+        self.algo = str(agent.algo)
+        self.method = self.representation
+        self.seed = run_config.get("seed")
+        self.obs_size = int(agent.obs_size)
+        act = run_config.get("act") or {}
+        self.source_domains = act.get("source_domains")
+        self.episode_steps = act.get("episode_steps")
+        self.env_kwargs = dict(act.get("env") or {})
+        self.manifest_sha256 = sha256_file(self.run_dir / MANIFEST)
+        self.vision = _agent_vision(agent)
+        # a fine-tuned encoder is no longer the model its `see` run scored
+        self.vision_run = _vision_run(self.run_dir) if agent.encoder is not None else None
+        self._rngs: list[np.random.Generator] | None = None
+
+    def reset(self, seeds: Sequence[int]) -> None:
+        self._rngs = [_episode_rng(s) for s in seeds]
+
+    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        if deterministic:
+            return np.asarray(self.agent.predict(obs, deterministic=True)).reshape(-1)
+        if self._rngs is None or len(self._rngs) != len(obs):
+            self.reset(range(len(obs)))
+        return _sample_actions(self.agent, obs, self._rngs)
+
+    def __reduce__(self):
+        return (_load_cached, (str(self.run_dir), self.manifest_sha256))
+
+
+def _agent_vision(agent: Any):
+    """The vision module behind an agent's input, or None for pixel agents.
+
+    Frozen representations carry it as ``agent.encoder``; ``darla_ft`` holds its fine-tuned
+    encoder (and the untouched decoder) inside the policy's features extractor.
+    """
+    if getattr(agent, "encoder", None) is not None:
+        return agent.encoder
+    extractor = getattr(agent.policy, "features_extractor", None)
+    return getattr(extractor, "vision_model", None)
+
+
+def _vision_run(run_dir: Path) -> Path | None:
+    """The `darla see` folder of the agent's vision model (its metrics.json lives there)."""
+    from darla.agents.loading import read_agent_spec
+
+    vision = read_agent_spec(run_dir).get("vision")
+    if not vision:
+        return None
+    for file in (run_dir / vision["relative_path"], Path(vision["path"])):
+        if file.is_file():
+            return file.parent
+    return None
+
+
+def _sample_actions(agent: Any, obs: np.ndarray, rngs) -> np.ndarray:
+    """Stochastic actions, each row sampled from its own episode's generator."""
+    import torch
+
+    policy = agent.policy
+    if not hasattr(policy, "get_distribution"):  # DQN's policy is greedy: no distribution
+        return np.asarray(agent.predict(obs, deterministic=True)).reshape(-1)
+    observed = agent.observe(obs)
+    with torch.no_grad():
+        tensor, _ = policy.obs_to_tensor(observed)
+        probs = policy.get_distribution(tensor).distribution.probs.cpu().numpy()
+    return np.array([rng.choice(len(p), p=p / p.sum()) for rng, p in zip(rngs, probs, strict=True)])
+
+
+_CACHE: dict[tuple[str, str], AgentPolicy] = {}
+
+
+def _load_cached(run_dir: str, manifest_sha256: str) -> AgentPolicy:
+    key = (run_dir, manifest_sha256)
+    if key not in _CACHE:
+        _CACHE[key] = load_policy(run_dir)
+    return _CACHE[key]
+
+
+def check_agent_run(run_dir: str | os.PathLike[str]) -> Path:
+    """A finished ``darla act`` run folder, or a one-line error saying what to do."""
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise DarlaError(
+            f"agent run {run_dir} does not exist: pass `darla act` run folders (runs/act/<name>)"
+        )
+    manifest = read_manifest(run_dir)
+    if manifest is None or not manifest.get("finished"):
+        raise DarlaError(
+            f"agent run {run_dir} is not finished (no finished {MANIFEST}): re-run the same "
+            "`darla act` command to resume it, then transfer"
+        )
+    if manifest.get("stage") not in (None, "act"):
+        raise DarlaError(
+            f"{run_dir} is a `darla {manifest.get('stage')}` run, not an agent: pass runs/act/<name>"
+        )
+    return run_dir
+
+
+def load_policy(run_dir: str | os.PathLike[str]) -> AgentPolicy:
+    """A finished ``darla act`` run folder as a :class:`Policy` (via ``darla.agents.load_agent``)."""
+    from darla.agents import load_agent
+
+    run_dir = check_agent_run(run_dir)
+    config_file = run_dir / "config.yaml"
+    run_config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else {}
+    return AgentPolicy(load_agent(run_dir), run_dir, run_config or {})

@@ -1,0 +1,47 @@
+"""`darla see` -> `darla act` -> `darla transfer` with the smoke preset, end to end (slow)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+import envs
+from darla.config import compose
+from darla.stages.act import run_act
+from darla.stages.see import run_see
+from darla.stages.transfer import run_transfer
+
+
+@pytest.mark.slow
+def test_smoke_see_act_transfer(tmp_path) -> None:
+    run_see(
+        compose("see", ["experiment=smoke", "vision=beta_vae", f"runs_root={tmp_path}"]),
+        progress=False,
+    )
+    agents = [
+        run_act(
+            compose("act", ["experiment=smoke", f"representation={rep}", f"runs_root={tmp_path}",
+                            "see_overrides=['experiment=smoke']"]),
+            progress=False,
+        ).run_dir
+        for rep in ("beta_vae", "pixels")
+    ]  # fmt: skip
+    result = run_transfer(
+        compose("transfer", ["experiment=smoke", f"runs_root={tmp_path}"]),
+        [str(a) for a in agents],
+        progress=False,
+    )
+    results = json.loads((result.run_dir / "results.json").read_text())
+    assert [d["name"] for d in results["domains"]] == envs.domain_names()
+    assert set(results["methods"]) == {"beta_vae", "pixels"}
+    poi = results["methods"]["beta_vae"]["poi_over_baseline"]
+    assert set(poi) == {"source", "target", "all"}
+    assert list(results["latent_shift"]) and all(
+        e["method"] == "beta_vae" for e in results["latent_shift"].values()
+    )  # the pixels agent has no vision module
+    assert len(list(result.run_dir.glob("videos/*.mp4"))) == 2 * len(envs.domain_names())
+    assert not re.search(
+        r"https?://|(?:src|href)\s*=\s*[\"'](?!data:)", result.report_html.read_text()
+    )

@@ -1,0 +1,157 @@
+"""`run_transfer` on real (tiny) act runs: the report, resuming, reuse and bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+
+import pytest
+from test_transfer_fixtures import agent_runs, transfer_config
+
+import envs
+from darla.errors import DarlaError
+from darla.stages.transfer import run_transfer
+
+DIM = "extra_domains=[{base: A_room1, light_color: dim, name: A_dim}]"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("transfer")
+    return root, agent_runs(root)
+
+
+@pytest.fixture(scope="module")
+def finished(runs):
+    root, agents = runs
+    result = run_transfer(transfer_config(root, DIM), [str(a) for a in agents], progress=False)
+    return root, agents, result
+
+
+def test_results_cover_every_agent_and_domain(finished) -> None:
+    _, agents, result = finished
+    results = json.loads((result.run_dir / "results.json").read_text())
+    names = [d["name"] for d in results["domains"]]
+    assert names == [*envs.domain_names(), "A_dim"]  # every named domain plus the mapped one
+    split = {d["name"]: d["split"] for d in results["domains"]}
+    assert {n for n, s in split.items() if s == "source"} == set(envs.source_domains())
+    assert split["A_dim"] == "target"
+    assert set(results["random"]) == set(names)
+    assert len(results["agents"]) == len(agents)
+    for agent in results["agents"]:
+        assert set(agent["domains"]) == set(names)
+        for cell in agent["domains"].values():
+            assert cell["episodes"] == 2 and len(cell["returns"]) == 2
+        assert agent["generalisation_gap"] == pytest.approx(
+            agent["source_return"] - agent["target_return"]
+        )
+    assert set(results["methods"]) == {"beta_vae", "random"}
+    assert results["methods"]["beta_vae"]["runs"] == 2
+    assert results["methods"]["beta_vae"]["poi_over_baseline"]["target"]["value"] is not None
+    # the latent shift of each vision module (two frozen β-VAE agents share one module)
+    shift = results["latent_shift"]
+    assert len(shift) == 2 and {len(v["agents"]) for v in shift.values()} == {1, 2}
+    for entry in shift.values():
+        assert set(entry["domains"]) == set(names)
+        assert entry["domains"]["A_room2"]["reference"] == "A_room1"
+
+    # the vision module's disentanglement scores beside its agents' target return
+    (module,) = results["disentanglement_vs_transfer"]["modules"]
+    assert module["scores"] == {"mig": 0.25, "sap": 0.1}
+    assert module["vision_module"].startswith("beta_vae")
+
+    with open(result.run_dir / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    per_cell = [r for r in rows if r["level"] == "agent_domain"]
+    assert len(per_cell) == len(agents) * len(names)
+    assert {r["statistic"] for r in rows if r["level"] == "method"} >= {
+        "mean",
+        "iqm",
+        "transfer_ratio",
+    }
+
+
+def test_report_is_self_contained_and_printed_last(finished, capsys) -> None:
+    root, agents, result = finished
+    page = result.report_html.read_text()
+    assert page.count("<img ") >= 4 and "data:image/png;base64," in page
+    assert not re.search(r"(?:src|href)\s*=\s*[\"'](?!data:)", page)
+    assert not re.search(r"https?://|url\(|<script|<link|@import", page)
+    for name in (
+        "report.md",
+        "returns.png",
+        "transfer_ratio.png",
+        "latent_shift.png",
+        "manifest.json",
+    ):
+        assert (result.run_dir / name).is_file()
+    assert len(list(result.run_dir.glob("recon_*.png"))) == 2
+    videos = sorted(p.name for p in result.run_dir.glob("videos/*.mp4"))
+    assert len(videos) == len(agents) * 8  # one per agent and domain
+    # a second call reuses the finished folder and prints the table and the report's path last
+    again = run_transfer(transfer_config(root, DIM), [str(a) for a in agents], progress=False)
+    assert again.reused and again.run_dir == result.run_dir
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1] == f"report: {result.run_dir / 'report.html'}"
+    assert lines[-2].startswith("random policy") and any(
+        line.startswith("beta_vae") for line in lines
+    )
+
+
+def test_interrupted_evaluation_resumes_without_rerunning_finished_cells(finished, capsys) -> None:
+    root, agents, result = finished
+    run_dir = result.run_dir
+    before = json.loads((run_dir / "results.json").read_text())
+    cells = sorted((run_dir / "cells").glob("*.json"))
+    kept = {p: p.stat().st_mtime_ns for p in cells[1:]}
+    (run_dir / "manifest.json").unlink()  # as if killed before the end
+    cells[0].unlink()
+    resumed = run_transfer(transfer_config(root, DIM), [str(a) for a in agents], progress=False)
+    out = capsys.readouterr().out
+    assert f"{len(cells) - 1} of {len(cells)} cells done" in out
+    assert not resumed.reused and cells[0].is_file()
+    assert {p: p.stat().st_mtime_ns for p in cells[1:]} == kept  # finished cells untouched
+    after = json.loads((run_dir / "results.json").read_text())
+    assert after["agents"] == before["agents"] and after["random"] == before["random"]
+    assert after["methods"] == before["methods"]
+
+
+def test_agent_order_and_workers_do_not_change_the_key(runs, finished) -> None:
+    root, agents, result = finished
+    again = run_transfer(
+        transfer_config(root, DIM, "transfer.workers=3"),
+        [str(a) for a in reversed(agents)],
+        progress=False,
+    )
+    assert again.reused and again.run_dir == result.run_dir
+
+
+@pytest.mark.parametrize(
+    ("overrides", "runs_arg", "message"),
+    [
+        ((), "missing", "does not exist"),
+        ((), "unfinished", "not finished"),
+        (("domains=[A_room1,Atlantis]",), None, "Atlantis"),
+        (("transfer.obs_size=64",), None, "takes 32x32 frames"),
+        (("episodes=0",), None, "at least one episode"),
+        (("domains=[A_room2,A_new_lighting]",), None, "no source domain"),
+        ((), "none", "no agent runs"),
+    ],
+)
+def test_bad_input_is_one_line(runs, tmp_path, overrides, runs_arg, message) -> None:
+    root, agents = runs
+    paths = [str(a) for a in agents]
+    if runs_arg == "missing":
+        paths.append(str(root / "act" / "no-such-run"))
+    elif runs_arg == "unfinished":
+        unfinished = tmp_path / "act" / "beta_vae-ppo-unfinished"
+        shutil.copytree(agents[0], unfinished)
+        (unfinished / "manifest.json").unlink()
+        paths.append(str(unfinished))
+    elif runs_arg == "none":
+        paths = []
+    with pytest.raises(DarlaError) as error:
+        run_transfer(transfer_config(tmp_path, *overrides), paths, progress=False)
+    assert message in str(error.value) and "\n" not in str(error.value)
