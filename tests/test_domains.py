@@ -63,7 +63,8 @@ def test_bad_specs_fail_listing_valid_choices(spec, expected):
         resolve_domain(spec)
 
 
-def test_register_domain_names_a_mapping():
+def test_register_domain_names_a_mapping(monkeypatch):
+    monkeypatch.setattr(envs.domains, "_registered", {})  # registered names are process-wide
     envs.register_domain("test_marble_room", {"base": "A_room1", "wall_tex": "marble"})
     assert "test_marble_room" in envs.domain_names()
     assert envs.get_domain("test_marble_room")["wall_tex"] == "marble"
