@@ -62,7 +62,13 @@ def run(results: dict, rounds: int = 3) -> None:
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        data = open_frames(collect(CollectionConfig(num_frames=3000, episode_length=100, seed=0), tmp / "data", progress=False))
+        data = open_frames(
+            collect(
+                CollectionConfig(num_frames=3000, episode_length=100, seed=0),
+                tmp / "data",
+                progress=False,
+            )
+        )
         train_idx, val_idx = data.split(0.1, seed=0)
         frames_float = images_to_tensor(np.ascontiguousarray(data.frames[train_idx]))
         models = _models(64)
@@ -82,9 +88,13 @@ def run(results: dict, rounds: int = 3) -> None:
             torch.manual_seed(0)
             bare.append(_bare_loop(models["darla"](), frames_float, STEPS))
             torch.manual_seed(0)
-            full.append(_full_loop(models["darla"](), data, train_idx, val_idx, tmp / f"run{r}", STEPS))
+            full.append(
+                _full_loop(models["darla"](), data, train_idx, val_idx, tmp / f"run{r}", STEPS)
+            )
         overhead = float(np.median(full) / np.median(bare) - 1)
-        print(f"see loop {np.median(full):.2f}s vs bare {np.median(bare):.2f}s for {STEPS} steps: overhead {overhead:.1%}")
+        print(
+            f"see loop {np.median(full):.2f}s vs bare {np.median(bare):.2f}s for {STEPS} steps: overhead {overhead:.1%}"
+        )
         results["see_data_overhead"] = figure(overhead, "fraction", 0.10, False)
 
 
