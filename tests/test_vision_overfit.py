@@ -9,8 +9,6 @@ so they get more steps).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -20,14 +18,7 @@ from darla.vision import VisionModel, build_model, images_to_tensor
 SIZE = 32
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    # These models are tiny: on a busy 2-core machine a second intra-op thread mostly spins and
-    # can make each step 10x slower, so the module runs single-threaded and restores afterwards.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def coloured_squares(n: int = 16, seed: int = 0) -> torch.Tensor:
