@@ -6,7 +6,7 @@ import importlib
 import pkgutil
 
 import benchmarks
-from benchmarks.results import RESULTS_PATH, meets_target, merge_results
+from benchmarks.results import report
 
 
 def main() -> None:
@@ -16,12 +16,7 @@ def main() -> None:
     ):
         print(f"== {module}")
         importlib.import_module(f"benchmarks.{module}").run(figures)
-    merge_results(figures)
-    print(f"\n{'figure':<36} {'value':>10} {'target':>8}  met")
-    for name, entry in sorted(figures.items()):
-        target = "-" if entry["target"] is None else f"{entry['target']:g}"
-        print(f"{name:<36} {entry['value']:10.3f} {target:>8}  {meets_target(entry)}")
-    print(f"written to {RESULTS_PATH}")
+    report(figures)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 import envs
-from benchmarks.results import figure
+from benchmarks.results import figure, vec_steps_per_second
 from darla.agents import LatentVecEnv, make_vec_env
 from darla.config import compose, to_plain
 from darla.vision import build_model
@@ -48,15 +48,6 @@ def _venv(n_envs: int, vec_env: str, episode_steps: int):
         {"obs_size": OBS_SIZE, "max_episode_steps": episode_steps},
         vec_env,
     )
-
-
-def _raw_rate(venv, steps: int) -> float:
-    rng = np.random.default_rng(0)
-    venv.reset()
-    start = time.perf_counter()
-    for _ in range(steps // venv.num_envs):
-        venv.step(rng.integers(0, 3, venv.num_envs))
-    return steps / (time.perf_counter() - start)
 
 
 def _learn_rate(model, steps: int) -> float:
@@ -98,13 +89,13 @@ def run(results: dict, rounds: int = 3) -> None:
         **hyper,
     )
     # warm-up: textures, display lists, first rollout allocations
-    _raw_rate(raw_env, n_envs * 20)
+    vec_steps_per_second(raw_env, n_envs * 20)
     latent_ppo.learn(rollout)
     pixel_ppo.learn(rollout)
 
     rates: dict[str, list[float]] = {"raw env": [], "PPO latents": [], "PPO pixels": []}
     for _ in range(rounds):
-        rates["raw env"].append(_raw_rate(raw_env, 2 * rollout))
+        rates["raw env"].append(vec_steps_per_second(raw_env, 2 * rollout))
         rates["PPO latents"].append(_learn_rate(latent_ppo, 2 * rollout))
         rates["PPO pixels"].append(_learn_rate(pixel_ppo, rollout))
     for venv in (raw_env, latent_env, pixel_env):
@@ -157,3 +148,9 @@ def _dqn_buffer_rss(episode_steps: int) -> tuple[float, float, float]:
     rss = _rss_mb()
     env.close()
     return rss, arrays, baseline
+
+
+if __name__ == "__main__":
+    from benchmarks.results import run_standalone
+
+    run_standalone(run)

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 import envs
-from benchmarks.results import figure
+from benchmarks.results import figure, vec_steps_per_second
 
 OBS_SIZE = 64
 
@@ -27,15 +27,6 @@ def _steps_per_second(env, steps: int, seed: int = 0) -> float:
         _, _, terminated, truncated, _ = env.step(int(action))
         if terminated or truncated:
             env.reset()
-    return steps / (time.perf_counter() - start)
-
-
-def _vec_steps_per_second(vec, steps: int) -> float:
-    rng = np.random.default_rng(0)
-    vec.reset()
-    start = time.perf_counter()
-    for _ in range(steps // vec.num_envs):
-        vec.step(rng.integers(0, 3, vec.num_envs))
     return steps / (time.perf_counter() - start)
 
 
@@ -78,8 +69,8 @@ def run(results: dict, steps: int = 1000, rounds: int = 3) -> None:
         ("source", lambda: _make_ours(envs.source_domains())),
     ):
         vec = SubprocVecEnv([factory, factory], start_method="forkserver")
-        _vec_steps_per_second(vec, 200)
-        vec_rates[label] = _vec_steps_per_second(vec, 2 * steps)
+        vec_steps_per_second(vec, 200)
+        vec_rates[label] = vec_steps_per_second(vec, 2 * steps)
         vec.close()
     ratio = vec_rates["source"] / vec_rates["OneRoom"]
     print(
@@ -89,8 +80,6 @@ def run(results: dict, steps: int = 1000, rounds: int = 3) -> None:
 
 
 if __name__ == "__main__":
-    from benchmarks.results import merge_results
+    from benchmarks.results import run_standalone
 
-    figures: dict = {}
-    run(figures)
-    merge_results(figures)
+    run_standalone(run)

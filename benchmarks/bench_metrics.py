@@ -58,7 +58,6 @@ def run(results: dict, *, fast: bool = False, progress: bool = True) -> dict:
 
 
 if __name__ == "__main__":
-    figures: dict = {}
-    run(figures)
-    for name, entry in sorted(figures.items()):
-        print(f"{name:<40} {entry['value']:10.3f} {entry['unit']}")
+    from benchmarks.results import run_standalone
+
+    run_standalone(run)

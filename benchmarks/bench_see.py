@@ -99,8 +99,6 @@ def run(results: dict, rounds: int = 3) -> None:
 
 
 if __name__ == "__main__":
-    from benchmarks.results import merge_results
+    from benchmarks.results import run_standalone
 
-    figures: dict = {}
-    run(figures)
-    merge_results(figures)
+    run_standalone(run)

@@ -87,6 +87,6 @@ def run(results: dict) -> None:
 
 
 if __name__ == "__main__":
-    out: dict = {}
-    run(out)
-    print(out)
+    from benchmarks.results import run_standalone
+
+    run_standalone(run)

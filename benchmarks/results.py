@@ -35,3 +35,34 @@ def meets_target(entry: dict) -> bool | None:
         if entry["higher_is_better"]
         else entry["value"] <= entry["target"]
     )
+
+
+def report(figures: dict) -> None:
+    """Merge this run's figures into the file and print them beside their targets."""
+    merge_results(figures)
+    print(f"\n{'figure':<36} {'value':>10} {'target':>8}  met")
+    for name, entry in sorted(figures.items()):
+        target = "-" if entry["target"] is None else f"{entry['target']:g}"
+        print(f"{name:<36} {entry['value']:10.3f} {target:>8}  {meets_target(entry)}")
+    print(f"written to {RESULTS_PATH}")
+
+
+def run_standalone(run) -> None:
+    """``python -m benchmarks.bench_x``: one benchmark, reported like ``make bench`` does."""
+    figures: dict = {}
+    run(figures)
+    report(figures)
+
+
+def vec_steps_per_second(vec, steps: int) -> float:
+    """Steps/s of a vec env stepping uniformly random actions: the no-agent baseline."""
+    import time
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    vec.reset()
+    start = time.perf_counter()
+    for _ in range(steps // vec.num_envs):
+        vec.step(rng.integers(0, 3, vec.num_envs))
+    return steps / (time.perf_counter() - start)
