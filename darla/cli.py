@@ -93,6 +93,19 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--metrics", help="comma-separated subset, e.g. mig,dci (default: all)")
     metrics.add_argument("--seed", type=int, default=0)
     metrics.set_defaults(run=_metrics)
+
+    report = commands.add_parser(
+        "report",
+        help="merge transfer runs (or folders holding them) into one comparison report",
+        description="`darla report RUN_DIR [RUN_DIR ...]`: every finished transfer run at or under "
+        "each folder (runs/transfer/<key>, runs/transfer, a sweep folder), merged into one report.",
+    )
+    report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="transfer runs or parents")
+    report.add_argument("--out", metavar="DIR", help="default: runs/report/<key of the inputs>")
+    report.add_argument("--reps", type=int, help="bootstrap resamples (default: the inputs')")
+    report.add_argument("--seed", type=int, help="bootstrap seed (default: the inputs')")
+    report.add_argument("--baseline", metavar="METHOD", help="P(improvement) over this method")
+    report.set_defaults(run=_report)
     return parser
 
 
@@ -107,6 +120,14 @@ def _metrics(args: argparse.Namespace) -> None:
     for label, value in headline_scores(json.loads(path.read_text())).items():
         print(f"{label:<26} {value:.3f}")
     print(f"metrics: {path}")
+
+
+def _report(args: argparse.Namespace) -> None:
+    from darla.stages.report import run_report
+
+    run_report(
+        args.run_dirs, args.out, reps=args.reps, seed=args.seed, baseline=args.baseline
+    )  # prints the summary table and `report: <path>` last
 
 
 def _transfer(args: argparse.Namespace) -> None:

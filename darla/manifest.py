@@ -13,9 +13,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from darla.errors import DarlaError
 from darla.io import sha256_file, write_json
 
 MANIFEST = "manifest.json"
+# The layout of run folders. Bump it when a stage's files or their meaning change: a finished
+# folder of another format is then refused, not silently reused (its hash may be the same).
+RUN_FORMAT = 1
 PACKAGES = (
     "darla",
     "torch",
@@ -72,6 +76,7 @@ def write_manifest(
         run_dir / MANIFEST,
         {
             "stage": stage,
+            "format": RUN_FORMAT,
             "finished": finished,
             "config": config,
             "inputs": inputs,
@@ -96,5 +101,14 @@ def read_manifest(run_dir: Path) -> dict[str, Any] | None:
 
 
 def is_finished(run_dir: Path) -> bool:
+    """True for a complete run folder of this darla's format; a DarlaError for another format."""
     manifest = read_manifest(run_dir)
-    return bool(manifest and manifest.get("finished"))
+    if not (manifest and manifest.get("finished")):
+        return False
+    if manifest.get("format") != RUN_FORMAT:
+        raise DarlaError(
+            f"{run_dir} was written by an incompatible darla (run format "
+            f"{manifest.get('format', 'none')}, this darla writes {RUN_FORMAT}), so it is not "
+            "reused: delete it, or re-run the same command with --force to recompute it"
+        )
+    return True

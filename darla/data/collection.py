@@ -198,9 +198,11 @@ def load_or_collect(
 ):
     """The dataset for ``config``: reused when its folder exists, collected otherwise."""
     from darla.data.frames import open_frames
+    from darla.reuse import run_lock
 
     folder = Path(root) / collection_hash(config)
-    reused = _is_complete(folder)
-    if not reused:
-        collect(config, root, workers=workers, progress=progress)
+    with run_lock(folder):  # sweep jobs on the same domains share one collection
+        reused = _is_complete(folder)
+        if not reused:
+            collect(config, root, workers=workers, progress=progress)
     return open_frames(folder, expected_hash=collection_hash(config)), reused

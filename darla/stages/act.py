@@ -41,6 +41,7 @@ from darla.config import run_key, to_plain
 from darla.errors import DarlaError
 from darla.io import atomic_path, sha256_file, write_json, write_text
 from darla.manifest import is_finished, write_manifest
+from darla.reuse import announce, run_lock
 from darla.stages.see import see_run_dir
 from darla.vision import WEIGHTS_NAME, save_model
 
@@ -87,13 +88,44 @@ def run_act(cfg: Any, *, progress: bool = True, callbacks: list | None = None) -
         {"vision_sha256": vision_sha},
     )
     run_dir = runs_root / "act" / f"{label}-{agent_cfg['name']}-{key}"
-    if is_finished(run_dir) and not cfg["force"]:
-        print(f"act: reused {run_dir} (same config, vision model and seed)")
-        return ActResult(run_dir, True, True, int(_read_summary(run_dir).get("num_timesteps", 0)))
-    if cfg["force"] and run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    stated = {**cfg, "run_key": key, "vision_sha256": vision_sha}
+    with run_lock(run_dir):  # a sweep job needing the same agent waits, then reuses it
+        if announce(f"act {label}-{agent_cfg['name']}", run_dir, stated, force=cfg["force"]):
+            summary = _read_summary(run_dir)
+            return ActResult(run_dir, True, True, int(summary.get("num_timesteps", 0)))
+        if cfg["force"] and run_dir.exists():
+            shutil.rmtree(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return _train_agent(
+            cfg,
+            rep,
+            algo,
+            source,
+            run_dir,
+            key,
+            label,
+            vision_file,
+            vision_sha,
+            progress,
+            callbacks,
+        )
 
+
+def _train_agent(
+    cfg: dict[str, Any],
+    rep: Representation,
+    algo: Any,
+    source: list[Any],
+    run_dir: Path,
+    key: str,
+    label: str,
+    vision_file: Path | None,
+    vision_sha: str | None,
+    progress: bool,
+    callbacks: list | None,
+) -> ActResult:
+    """Build (or resume) the agent in ``run_dir`` and train it to ``act.total_timesteps``."""
+    act, agent_cfg = cfg["act"], cfg["agent"]
     encoder = None
     if rep.name == "random":
         # Saved into the run so load_agent (and the transfer stage) carries the same weights.
@@ -314,7 +346,10 @@ def _write_agent_spec(run_dir, rep, algo_name, act, spec, vision_file, vision_sh
         {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
-            "representation": rep.name,
+            # frozen runs say which model (frozen_factor_vae), so transfer tells them apart
+            "representation": rep.name
+            if rep.name != "frozen"
+            else f"frozen_{_vision_name(vision_file)}",
             "mode": rep.mode,
             "algo": algo_name,
             "obs_size": int(act["obs_size"]),

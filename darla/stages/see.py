@@ -24,6 +24,7 @@ from darla.data import CollectionConfig, FrameDataset, collection_hash, load_or_
 from darla.errors import DarlaError
 from darla.io import atomic_path, sha256_file, write_text
 from darla.manifest import is_finished, write_manifest
+from darla.reuse import announce, run_lock
 from darla.stages.score import score_model
 from darla.stages.vision_trainer import TrainSettings, train_vision
 from darla.vision import (
@@ -163,42 +164,48 @@ def _train_run(
         inputs["dae_sha256"] = sha256_file(model_kwargs["dae"])
     run_dir = _run_dir(cfg, name, model_kwargs, inputs)
     key = run_dir.name.rsplit("-", 1)[1]
-    if is_finished(run_dir) and not cfg["force"]:
-        print(f"{name}: reused {run_dir} (same config, data and seed)")
-        return SeeResult(run_dir, True, None)
-    if cfg["force"] and run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if "dataset_size" in model_kwargs and model_kwargs["dataset_size"] is None:
+        # N for estimators over the data (β-TCVAE's q(z)): fixed by the data hash, val_fraction
+        # and seed, all in the key already, so filled in after it (and `see_run_dir` agrees).
+        model_kwargs = {**model_kwargs, "dataset_size": len(train_idx)}
     run_config = {
         **cfg,
         "vision": {**cfg["vision"], "name": name, "model": model_kwargs},
         "run_key": key,
     }
-    write_text(run_dir / "config.yaml", yaml.safe_dump(run_config, sort_keys=False))
-    write_text(run_dir / "data_hash", data.hash + "\n")
+    with run_lock(run_dir):  # a sweep job needing the same model waits, then reuses it
+        if announce(f"see {name}", run_dir, run_config, force=cfg["force"]):
+            return SeeResult(run_dir, True, None)
+        if cfg["force"] and run_dir.exists():
+            shutil.rmtree(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text(run_dir / "config.yaml", yaml.safe_dump(run_config, sort_keys=False))
+        write_text(run_dir / "data_hash", data.hash + "\n")
 
-    torch.manual_seed(int(cfg["seed"]))  # initial weights
-    model = build_model(name, **model_kwargs).to(device)
-    terms = train_vision(
-        model,
-        data.frames,
-        train_idx,
-        val_idx,
-        settings,
-        run_dir,
-        seed=int(cfg["seed"]),
-        label=name,
-        progress=progress,
-    )
-    save_model(model, run_dir)
-    _write_images(model, data, val_idx if len(val_idx) else train_idx, run_dir, int(cfg["seed"]))
-    summary = {k: float(v) for k, v in terms.items()}
-    if cfg["metrics"]["enabled"]:
-        _write_metrics(model, cfg, run_dir, progress)
-    write_text(run_dir / "train_summary.yaml", yaml.safe_dump(summary, sort_keys=True))
-    write_manifest(run_dir, stage="see", config=run_config, inputs=inputs)
-    print(f"{name}: trained {run_dir} (val loss {summary['val_loss']:.4g})")
-    return SeeResult(run_dir, False, None)
+        torch.manual_seed(int(cfg["seed"]))  # initial weights
+        model = build_model(name, **model_kwargs).to(device)
+        terms = train_vision(
+            model,
+            data.frames,
+            train_idx,
+            val_idx,
+            settings,
+            run_dir,
+            seed=int(cfg["seed"]),
+            label=name,
+            progress=progress,
+        )
+        save_model(model, run_dir)
+        _write_images(
+            model, data, val_idx if len(val_idx) else train_idx, run_dir, int(cfg["seed"])
+        )
+        summary = {k: float(v) for k, v in terms.items()}
+        if cfg["metrics"]["enabled"]:
+            _write_metrics(model, cfg, run_dir, progress)
+        write_text(run_dir / "train_summary.yaml", yaml.safe_dump(summary, sort_keys=True))
+        write_manifest(run_dir, stage="see", config=run_config, inputs=inputs)
+        print(f"{name}: trained {run_dir} (val loss {summary['val_loss']:.4g})")
+        return SeeResult(run_dir, False, None)
 
 
 def _run_dir(

@@ -29,10 +29,11 @@ import envs
 from darla.config import run_key, to_plain
 from darla.errors import DarlaError
 from darla.io import write_json
-from darla.manifest import is_finished, write_manifest
+from darla.manifest import write_manifest
+from darla.reuse import announce
+from darla.transfer.aggregate import summarise
 from darla.transfer.policies import RandomPolicy, check_agent_run, load_policy
 from darla.transfer.rollout import Cell, EnvSettings, episode_seeds, evaluate_cells
-from darla.transfer.stats import summarise_methods, transfer_ratio
 
 # Settings that change speed, not the numbers or the files: left out of the run key.
 NOT_IN_KEY = ("workers", "threads", "batch_episodes")
@@ -92,10 +93,9 @@ def run_transfer(
         sorted(p.manifest_sha256 for p in policies),
     )
     run_dir = Path(cfg["runs_root"]) / "transfer" / key
-    if is_finished(run_dir) and not cfg["force"]:
+    if announce("transfer", run_dir, {**cfg, "transfer": t}, force=cfg["force"]):
         results = json.loads((run_dir / "results.json").read_text())
         summary = summary_table(results)
-        print(f"transfer: reused {run_dir} (same config and agent runs)")
         print(summary)
         print(f"report: {run_dir / 'report.html'}")
         return TransferResult(run_dir, True, results, run_dir / "report.html", summary)
@@ -145,22 +145,12 @@ def run_transfer(
     )  # fmt: skip
 
     results = assemble(t, key, run_dir, domains, split, settings, seeds, policies, baseline, stored)
-    results["methods"] = summarise_methods(
-        method_scores(results),
-        [d["name"] for d in results["domains"]],
-        split,
-        {d: v["mean_return"] for d, v in results["random"].items()},
-        baseline=t["baseline_method"],
-        reps=int(t["bootstrap"]["reps"]),
-        seed=int(t["bootstrap"]["seed"]),
-        confidence=float(t["bootstrap"]["confidence"]),
-    )
     images = {}
     if t["shift"]["enabled"]:
         results["latent_shift"], images = measure_shift(
             t, run_dir, domains, sources, settings, policies
         )
-        results["disentanglement_vs_transfer"] = disentanglement_vs_transfer(results)
+    summarise(results)  # the same reduction as `darla report`'s (darla.transfer.aggregate)
     report_html = write_report(run_dir, results, images)
     write_manifest(
         run_dir,
@@ -290,37 +280,24 @@ def _episode_summary(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def assemble(cfg, key, run_dir, domains, split, settings, seeds, policies, baseline, stored):
-    """Per-domain and per-agent numbers from the stored cells (the statistics come after)."""
+    """Per-domain episode summaries from the stored cells; :func:`summarise` does the rest."""
     names = [n for n, _ in domains]
-    src = [n for n in names if split[n] == "source"]
-    tgt = [n for n in names if split[n] == "target"]
     random = {n: _episode_summary(stored[f"{baseline.name}__{safe_name(n)}"]) for n in names}
-    random_src = float(np.mean([random[n]["mean_return"] for n in src]))
-    random_tgt = float(np.mean([random[n]["mean_return"] for n in tgt]))
-    agents = []
-    for policy in policies:
-        per = {n: _episode_summary(stored[f"{policy.name}__{safe_name(n)}"]) for n in names}
-        source = float(np.mean([per[n]["mean_return"] for n in src]))
-        target = float(np.mean([per[n]["mean_return"] for n in tgt]))
-        ratio = transfer_ratio(source, target, random_src, random_tgt)
-        agents.append(
-            {
-                "name": policy.name,
-                "method": policy.method,
-                "representation": policy.representation,
-                "algo": policy.algo,
-                "seed": policy.seed,
-                "run_dir": str(policy.run_dir),
-                "manifest_sha256": policy.manifest_sha256,
-                "domains": per,
-                "source_return": source,
-                "target_return": target,
-                "source_above_random": source - random_src,
-                "target_above_random": target - random_tgt,
-                "transfer_ratio": None if np.isnan(ratio) else ratio,
-                "generalisation_gap": source - target,
-            }
-        )
+    agents = [
+        {
+            "name": policy.name,
+            "method": policy.method,
+            "representation": policy.representation,
+            "algo": policy.algo,
+            "seed": policy.seed,
+            "run_dir": str(policy.run_dir),
+            "manifest_sha256": policy.manifest_sha256,
+            "domains": {
+                n: _episode_summary(stored[f"{policy.name}__{safe_name(n)}"]) for n in names
+            },
+        }
+        for policy in policies
+    ]
     return {
         "run_key": key,
         "run_dir": str(run_dir),
@@ -329,27 +306,8 @@ def assemble(cfg, key, run_dir, domains, split, settings, seeds, policies, basel
         "seeds": seeds,
         "domains": [{"name": n, "split": split[n], "factors": f} for n, f in domains],
         "random": random,
-        "random_source_return": random_src,
-        "random_target_return": random_tgt,
         "agents": agents,
         "bootstrap": {**cfg["bootstrap"], "method": "percentile (rliable stratified bootstrap)"},
-    }
-
-
-def method_scores(results: dict[str, Any]) -> dict[str, np.ndarray]:
-    """``{method: [runs, domains]}`` mean returns, rows ordered by seed then agent name."""
-    names = [d["name"] for d in results["domains"]]
-    by_method: dict[str, list[dict[str, Any]]] = {}
-    for agent in results["agents"]:
-        by_method.setdefault(agent["method"], []).append(agent)
-    return {
-        method: np.array(
-            [
-                [a["domains"][n]["mean_return"] for n in names]
-                for a in sorted(rows, key=lambda a: (str(a["seed"]), a["name"]))
-            ]
-        )
-        for method, rows in sorted(by_method.items())
     }
 
 
@@ -359,39 +317,6 @@ def _vision_identity(vision: Any) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:12]
-
-
-def disentanglement_vs_transfer(results: dict[str, Any]) -> dict[str, Any] | None:
-    """The paper's figure as numbers: each vision module's disentanglement scores beside its
-    agents' mean target return, and the Spearman correlation of each score with that return
-    across modules (when at least three modules have scores)."""
-    from scipy.stats import spearmanr
-
-    agents = {a["name"]: a for a in results["agents"]}
-    rows = []
-    for label, entry in (results.get("latent_shift") or {}).items():
-        if not entry.get("disentanglement"):
-            continue
-        mine = [agents[name] for name in entry["agents"]]
-        ratios = [a["transfer_ratio"] for a in mine if a["transfer_ratio"] is not None]
-        rows.append(
-            {
-                "vision_module": label,
-                "scores": entry["disentanglement"],
-                "target_return": float(np.mean([a["target_return"] for a in mine])),
-                "transfer_ratio": float(np.mean(ratios)) if ratios else None,
-            }
-        )
-    if not rows:
-        return None
-    correlations = {}
-    if len(rows) >= 3:
-        for score in sorted(set.intersection(*(set(r["scores"]) for r in rows))):
-            rho = spearmanr([r["scores"][score] for r in rows], [r["target_return"] for r in rows])[
-                0
-            ]
-            correlations[score] = None if not np.isfinite(rho) else float(rho)
-    return {"modules": rows, "spearman_with_target_return": correlations}
 
 
 def _disentanglement(vision_run: Path | None) -> dict[str, float] | None:

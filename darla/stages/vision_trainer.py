@@ -66,25 +66,31 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 
 
 def _save_checkpoint(
-    run_dir: Path, step: int, model: VisionModel, optimizer: torch.optim.Optimizer
+    run_dir: Path, step: int, model: VisionModel, optimizers: dict[str, torch.optim.Optimizer]
 ) -> Path:
     path = _checkpoint_path(run_dir, step)
+    states = {name: optimizer.state_dict() for name, optimizer in optimizers.items()}
     with atomic_path(path) as tmp:
-        torch.save(
-            {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict()}, tmp
-        )
+        torch.save({"step": step, "model": model.state_dict(), "optimizers": states}, tmp)
     for old in (run_dir / CHECKPOINT_DIR).glob("step_*.pt"):
         if old != path:
             old.unlink(missing_ok=True)
     return path
 
 
-def _load_checkpoint(path: Path, model: VisionModel, optimizer: torch.optim.Optimizer) -> int:
+def _load_checkpoint(
+    path: Path, model: VisionModel, optimizers: dict[str, torch.optim.Optimizer]
+) -> int:
     try:
         # weights_only: loading a checkpoint never executes pickled code
         state = torch.load(path, map_location=model.device, weights_only=True)
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        # checkpoints from before models could have several optimizers hold just the one
+        states = state.get("optimizers") or {"model": state["optimizer"]}
+        if set(states) != set(optimizers):
+            raise KeyError(f"optimizers {sorted(states)}, expected {sorted(optimizers)}")
+        for name, optimizer in optimizers.items():
+            optimizer.load_state_dict(states[name])
     except Exception as error:
         raise DarlaError(
             f"checkpoint {path} is corrupt ({type(error).__name__}); delete it to restart from the previous one"
@@ -107,13 +113,16 @@ def train_vision(
 ) -> dict[str, float]:
     """Train ``model`` for ``settings.steps`` optimizer steps, resuming from the run's checkpoint.
 
-    Returns the last logged training terms and the validation loss.
+    Each step: ``model.set_step(step)``, ``terms = model.loss(x)``, the NaN guard on
+    ``terms["loss"]``, then ``model.step_optimizers(terms, optimizers)`` with the optimizers from
+    ``model.make_optimizers(settings.lr)`` (see :class:`~darla.vision.base.VisionModel`); every
+    scalar term is logged. Returns the last logged training terms and the validation loss.
     """
     from torch.utils.tensorboard import SummaryWriter
 
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    optimizers = model.make_optimizers(settings.lr)
     checkpoint = latest_checkpoint(run_dir)
-    start = _load_checkpoint(checkpoint, model, optimizer) if checkpoint else 0
+    start = _load_checkpoint(checkpoint, model, optimizers) if checkpoint else 0
     writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start or None)
     batches = BatchSource(frames, train_indices, settings.batch_size, seed)
     val_frames = _validation_frames(
@@ -134,6 +143,7 @@ def train_vision(
         for step in range(start, settings.steps):
             torch.manual_seed(_step_seed(seed, step))
             x = images_to_tensor(batches.get(step), model.device)
+            model.set_step(step)
             terms = model.loss(x)
             loss = terms["loss"]
             if not torch.isfinite(loss):
@@ -147,9 +157,7 @@ def train_vision(
                     f"{label or 'vision'} loss became {loss.item()} at step {step + 1}; {where}; "
                     "lower train.lr or beta and run again"
                 )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            model.step_optimizers(terms, optimizers)
             window_images += len(x)
             done = step + 1
             if done % settings.log_every == 0 or done == settings.steps:
@@ -164,7 +172,7 @@ def train_vision(
             if done % settings.checkpoint_every == 0 or done == settings.steps:
                 last["val_loss"] = validation_loss(model, val_frames, settings.batch_size)
                 writer.add_scalar("val/loss", last["val_loss"], done)
-                _save_checkpoint(run_dir, done, model, optimizer)
+                _save_checkpoint(run_dir, done, model, optimizers)
             bar.update(1)
             for callback in callbacks:
                 callback(done, last)
@@ -173,6 +181,7 @@ def train_vision(
         batches.close()
         writer.close()
     if "val_loss" not in last:  # resumed at the end: nothing ran, report the finished model
+        model.set_step(settings.steps - 1)  # the schedule's last value, as the full run saw
         last["val_loss"] = validation_loss(model, val_frames, settings.batch_size)
     model.eval()
     return last

@@ -144,7 +144,22 @@ def disentanglement_table(results: Mapping[str, Any]) -> tuple[list[str], list[l
     ]
     corr = data.get("spearman_with_target_return") or {}
     if corr:
-        rows.append(["Spearman ρ with target return", "", ""] + [fmt(corr.get(k)) for k in scores])
+        rows.append(
+            ["Spearman ρ with target return [95% CI]", "", ""]
+            + [fmt_ci(corr.get(k)) for k in scores]
+        )
+    return header, rows
+
+
+def inputs_table(results: Mapping[str, Any]) -> tuple[list[str], list[list[str]]] | None:
+    """A merged report's transfer runs: key, folder, agents, episodes, domains."""
+    if not results.get("inputs"):
+        return None
+    header = ["transfer run", "folder", "agents", "domains", "results.json sha256"]
+    rows = [
+        [r["run_key"], r["run_dir"], ", ".join(r["agents"]), ", ".join(r["domains"]), r["results_sha256"][:12]]
+        for r in results["inputs"]
+    ]  # fmt: skip
     return header, rows
 
 
@@ -227,6 +242,11 @@ def csv_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "statistic": f"poi_over_{results['config'].get('baseline_method')}",
                 "value": est["value"], "ci_low": est["ci"][0], "ci_high": est["ci"][1],
             })  # fmt: skip
+    data = results.get("disentanglement_vs_transfer") or {}
+    for score, est in (data.get("spearman_with_target_return") or {}).items():
+        rows.append({"level": "disentanglement", "domain": "target", "split": "target",
+                     "statistic": f"spearman_{score}_vs_target_return", "value": est["value"],
+                     "ci_low": est["ci"][0], "ci_high": est["ci"][1]})  # fmt: skip
     for label, entry in (results.get("latent_shift") or {}).items():
         for domain, s in entry["domains"].items():
             for stat in ("distance", "relative"):
@@ -350,6 +370,42 @@ def shift_plot(results: Mapping[str, Any], path: Path) -> Path | None:
     return _figure_png(fig, path)
 
 
+def disentanglement_plot(results: Mapping[str, Any], path: Path) -> Path | None:
+    """Per disentanglement score, each vision module's score against its agents' target return
+    (the module's mean, and each agent's), with Spearman's ρ [95% CI] in the panel's title."""
+    data = results.get("disentanglement_vs_transfer")
+    if not data:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scores = sorted({k for row in data["modules"] for k in row["scores"]})
+    target = {a["name"]: a["target_return"] for a in results["agents"]}
+    corr = data.get("spearman_with_target_return") or {}
+    fig, axes = plt.subplots(
+        1, len(scores), figsize=(3.3 * len(scores) + 0.5, 3.4), squeeze=False, sharey=True
+    )
+    for ax, score in zip(axes[0], scores, strict=True):
+        rows = [r for r in data["modules"] if r["scores"].get(score) is not None]
+        for k, r in enumerate(rows):
+            runs = [target[a] for a in r.get("agents", []) if a in target]
+            ax.scatter([r["scores"][score]] * len(runs), runs, s=8, color="grey", zorder=2,
+                       label=None if k else "one agent")  # fmt: skip
+        ax.scatter([r["scores"][score] for r in rows], [r["target_return"] for r in rows], s=40,
+                   color="#4c72b0", zorder=3, label="vision module (its agents' mean)")  # fmt: skip
+        ax.axhline(results["random_target_return"], color="grey", ls="--", lw=1,
+                   label="random policy")  # fmt: skip
+        ax.set_xlabel(score)
+        rho = f"Spearman ρ = {fmt_ci(corr[score])}" if score in corr else "ρ: n/a (< 3 modules)"
+        ax.set_title(rho, fontsize=8)
+    axes[0][0].set_ylabel("target return")
+    axes[0][0].legend(fontsize=7, loc="best")
+    fig.suptitle("Disentanglement vs transfer (one point per vision module)", fontsize=10)
+    return _figure_png(fig, path)
+
+
 # -- documents -------------------------------------------------------------------------------
 
 
@@ -378,12 +434,43 @@ INTRO = (
 )
 
 
+def _title(results: Mapping[str, Any]) -> str:
+    kind = "Comparison report" if results.get("inputs") else "Transfer report"
+    return f"{kind} {results['run_key']}"
+
+
+def _merge_notes(results: Mapping[str, Any]) -> str:
+    inputs = results["inputs"]
+    notes = [
+        f"One comparison of {len(inputs)} transfer run(s), {len(results['agents'])} agent(s) in all. "
+        "An agent (one `darla act` run, by its manifest's sha256) evaluated in several of them "
+        "counts once."
+    ]
+    dups = results.get("duplicate_agents") or []
+    if dups:
+        notes.append(
+            "Evaluated more than once (counted once): "
+            + "; ".join(f"{d['agent']} (in {', '.join(d['runs'])})" for d in dups)
+            + "."
+        )
+    dropped = results.get("dropped_domains") or {}
+    if dropped:
+        notes.append(
+            "Only the domains every run evaluated are compared; dropped: "
+            + "; ".join(f"{n} (only in {', '.join(runs)})" for n, runs in dropped.items())
+            + "."
+        )
+    return " ".join(notes)
+
+
 def _sections(results: Mapping[str, Any], images: Mapping[str, Path]) -> list[tuple[str, str, Any]]:
     """(title, kind, payload) in report order; kind is text, table or image."""
     b = results["bootstrap"]
     split = {s: ", ".join(_domain_names(results, s)) for s in ("source", "target")}
-    sections: list[tuple[str, str, Any]] = [
-        ("", "text", INTRO),
+    sections: list[tuple[str, str, Any]] = [("", "text", INTRO)]
+    if results.get("inputs"):
+        sections += [("", "text", _merge_notes(results))]
+    sections += [
         ("", "text", f"Source domains: {split['source']}. Target domains: {split['target']}. "
                      f"{len(results['seeds'])} episodes per agent and domain, {results['env']['max_episode_steps']} "
                      f"steps each, {results['env']['obs_size']}px frames. Bootstrap: {b['reps']} reps, seed {b['seed']}."),
@@ -413,20 +500,26 @@ def _sections(results: Mapping[str, Any], images: Mapping[str, Path]) -> list[tu
                 ("Disentanglement vs transfer", "text",
                  "Each vision module's disentanglement scores (its `darla see` run's metrics.json) "
                  "beside its agents' mean target return: DARLA's claim is that the more "
-                 "disentangled module transfers better."),
+                 "disentangled module transfers better. Spearman's ρ across modules (at least 3), "
+                 f"{100 * b['confidence']:g}% CI from {b['reps']} bootstrap resamples of the modules (with replacement, "
+                 f"seed {b['seed']}); resamples with a constant score or return are left out."),
                 ("", "table", disentanglement_table(results)),
+                ("", "image", images.get("disentanglement")),
             ]  # fmt: skip
     sections.append(("Episodes per agent and domain", "table", cell_table(results)))
+    if results.get("inputs"):
+        sections.append(("Transfer runs compared", "table", inputs_table(results)))
     videos = sorted(
         c["video"] for a in results["agents"] for c in a["domains"].values() if c.get("video")
     )
     if videos:
-        sections.append(("Rollout videos (in this folder)", "list", videos))
+        where = "in the transfer runs' folders" if results.get("inputs") else "in this folder"
+        sections.append((f"Rollout videos ({where})", "list", videos))
     return sections
 
 
 def write_markdown(path: Path, results: Mapping[str, Any], images: Mapping[str, Path]) -> Path:
-    parts = [f"# Transfer report `{results['run_key']}`"]
+    parts = [f"# {_title(results)}"]
     for title, kind, payload in _sections(results, images):
         if title:
             parts.append(f"## {title}")
@@ -459,7 +552,7 @@ def _data_uri(path: Path) -> str:
 def write_html(path: Path, results: Mapping[str, Any], images: Mapping[str, Path]) -> Path:
     """One file, no external references: styles inline, images as base64 data URIs."""
     out = io.StringIO()
-    title = f"Transfer report {results['run_key']}"
+    title = _title(results)
     out.write(
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
     )
@@ -492,6 +585,11 @@ def write_report(run_dir: Path, results: dict[str, Any], images: dict[str, Path]
         "returns": returns_plot(results, run_dir / "returns.png"),
         "ratio": ratio_plot(results, run_dir / "transfer_ratio.png"),
         **({"shift": p} if (p := shift_plot(results, run_dir / "latent_shift.png")) else {}),
+        **(
+            {"disentanglement": p}
+            if (p := disentanglement_plot(results, run_dir / "disentanglement.png"))
+            else {}
+        ),
         **images,
     }
     write_json(run_dir / "results.json", results)

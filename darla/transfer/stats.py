@@ -207,3 +207,48 @@ def _estimate(value: float, ci: np.ndarray) -> dict[str, Any]:
         return float(v) if np.isfinite(v) else None
 
     return {"value": clean(value), "ci": [clean(ci[0]), clean(ci[1])]}
+
+
+def spearman_interval(
+    x: Sequence[float],
+    y: Sequence[float],
+    *,
+    reps: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """Spearman's ρ of ``x`` and ``y`` and a percentile bootstrap CI over the pairs.
+
+    Here a pair is one vision module (its disentanglement score, its agents' target return); the
+    bootstrap resamples modules with replacement, ``reps`` times from ``seed``. A resample whose
+    ``x`` or ``y`` is constant (every draw the same module, say) has no ρ: it is left out of the
+    interval and counted in ``degenerate``. ρ is Pearson's correlation of average ranks, so ties
+    count as scipy's ``spearmanr`` counts them. Returns ``{"value", "ci": [lo, hi], "reps",
+    "degenerate"}``; the value is None with fewer than two distinct values on either side.
+    """
+    pairs = np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
+    n = len(pairs)
+    value = _rank_correlation(pairs[None, :, 0], pairs[None, :, 1])[0]
+    idx = np.random.default_rng(int(seed)).integers(0, n, size=(int(reps), n))
+    samples = pairs[idx]  # [reps, n, 2]
+    rho = _rank_correlation(samples[..., 0], samples[..., 1])
+    finite = rho[np.isfinite(rho)]
+    tail = (1.0 - confidence) / 2 * 100
+    ci = np.percentile(finite, [tail, 100 - tail]) if len(finite) else np.array([np.nan, np.nan])
+    return {
+        **_estimate(value, ci),
+        "reps": int(reps),
+        "degenerate": int(len(rho) - len(finite)),
+    }
+
+
+def _rank_correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman's ρ of each row pair of ``[reps, n]`` arrays (NaN where a row is constant)."""
+    from scipy.stats import rankdata
+
+    x, y = rankdata(x, axis=1), rankdata(y, axis=1)
+    x = x - x.mean(axis=1, keepdims=True)
+    y = y - y.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = (x * y).sum(axis=1) / np.sqrt((x * x).sum(axis=1) * (y * y).sum(axis=1))
+    return np.clip(rho, -1.0, 1.0)

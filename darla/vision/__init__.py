@@ -1,4 +1,5 @@
-"""Stage 1 vision models (DARLA's "see"): DAE, β-VAE_DAE, β-VAE and VAE behind one interface.
+"""Stage 1 vision models (DARLA's "see") behind one interface: DAE, β-VAE_DAE, β-VAE, VAE and
+the disentangling VAE family (AnnealedVAE, FactorVAE, β-TCVAE).
 
 Typical use::
 
@@ -9,10 +10,13 @@ Typical use::
     mu = load_model(run_dir).latent_mean(frames_uint8) # [N, 32] float32
 """
 
+from darla.vision.annealed_vae import AnnealedVAE
 from darla.vision.base import VisionModel, eval_mode, images_to_tensor, tensor_to_images
+from darla.vision.beta_tcvae import BetaTCVAE
 from darla.vision.dae import FEATURE_LAYERS, DenoisingAutoencoder
 from darla.vision.darla_vae import DarlaVAE
 from darla.vision.device import resolve_device
+from darla.vision.factor_vae import FactorVAE
 from darla.vision.grids import reconstruction_grid, tile_images, traversal_grid, traversal_order
 from darla.vision.losses import (
     LIKELIHOODS,
@@ -20,6 +24,7 @@ from darla.vision.losses import (
     kl_per_dim,
     pixel_reconstruction_loss,
     reparameterize,
+    tc_decomposition,
 )
 from darla.vision.noise import mask_images, random_masks
 from darla.vision.registry import build_model, model_names, register_model
@@ -31,11 +36,14 @@ __all__ = [
     "FEATURE_LAYERS",
     "LIKELIHOODS",
     "WEIGHTS_NAME",
+    "AnnealedVAE",
+    "BetaTCVAE",
     "BetaVAE",
     "ConvDecoder",
     "ConvTrunk",
     "DarlaVAE",
     "DenoisingAutoencoder",
+    "FactorVAE",
     "VisionModel",
     "build_model",
     "eval_mode",
@@ -53,6 +61,7 @@ __all__ = [
     "reparameterize",
     "resolve_device",
     "save_model",
+    "tc_decomposition",
     "tensor_to_images",
     "tile_images",
     "traversal_grid",

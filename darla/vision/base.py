@@ -11,7 +11,7 @@ import abc
 import contextlib
 import copy
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -75,6 +75,9 @@ class VisionModel(nn.Module, abc.ABC):
     """
 
     _config: dict[str, Any]
+    # Options a model deliberately lacks, each with the one-line hint ``build_model`` gives when
+    # one is passed (``{"beta": "factor_vae has no beta: ... use gamma"}``).
+    OPTION_HINTS: ClassVar[dict[str, str]] = {}
 
     @property
     def config(self) -> dict[str, Any]:
@@ -138,6 +141,37 @@ class VisionModel(nn.Module, abc.ABC):
                 mu, _ = self.encode(x)
                 out[start : start + len(x)] = mu.float().cpu().numpy()
         return out
+
+    # Hooks for the training loop (``darla.stages.vision_trainer.train_vision``). The defaults are
+    # the plain single-optimizer step, so a model with one loss and one optimizer overrides none.
+    def set_step(self, step: int) -> None:
+        """Called with the optimizer step about to run (0-based) before each training ``loss``.
+
+        For schedules that depend on training progress (AnnealedVAE's capacity). A schedule must
+        be a pure function of ``step`` so a run resumed from a checkpoint sees the same values.
+        """
+
+    def make_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+        """The optimizers the trainer steps and checkpoints, by name; ``"model"`` uses ``lr``.
+
+        Override to train parts of the model with separate optimizers (a discriminator, a
+        generator); the trainer saves and restores every one, so resuming stays exact.
+        """
+        return {"model": torch.optim.Adam(self.parameters(), lr=lr)}
+
+    def step_optimizers(
+        self, terms: dict[str, torch.Tensor], optimizers: dict[str, torch.optim.Optimizer]
+    ) -> None:
+        """Apply one update from the terms :meth:`loss` returned (already checked finite).
+
+        Default: minimise ``terms["loss"]`` with ``optimizers["model"]``. A model with extra
+        optimizers calls this, then steps its own from terms it returned (FactorVAE's
+        ``discriminator_loss``).
+        """
+        optimizer = optimizers["model"]
+        optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        optimizer.step()
 
     # Hooks for serialization; models that hold tensors outside ``state_dict`` override both.
     def tensors_to_save(self) -> dict[str, torch.Tensor]:

@@ -12,9 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 from darla.errors import DarlaError
+from darla.vision.annealed_vae import AnnealedVAE
 from darla.vision.base import VisionModel
+from darla.vision.beta_tcvae import BetaTCVAE
 from darla.vision.dae import DenoisingAutoencoder
 from darla.vision.darla_vae import DarlaVAE
+from darla.vision.factor_vae import FactorVAE
 from darla.vision.vae import BetaVAE
 
 # name -> (class, fixed config). Fixed entries are what makes the name; passing a different value
@@ -24,6 +27,9 @@ _REGISTRY: dict[str, tuple[Callable[..., VisionModel], dict[str, Any]]] = {
     "darla": (DarlaVAE, {}),
     "beta_vae": (BetaVAE, {}),
     "vae": (BetaVAE, {"beta": 1.0}),
+    "annealed_vae": (AnnealedVAE, {}),
+    "factor_vae": (FactorVAE, {}),
+    "beta_tcvae": (BetaTCVAE, {}),
 }
 
 
@@ -45,6 +51,11 @@ def _check_kwargs(name: str, factory: Callable[..., VisionModel], config: dict[s
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
     unknown = sorted(set(config) - set(params))
+    # A model may explain an option it deliberately lacks (factor_vae has no beta).
+    hints = getattr(factory, "OPTION_HINTS", {})
+    for option in unknown:
+        if option in hints:
+            raise DarlaError(hints[option])
     if unknown:
         raise DarlaError(
             f"unknown option(s) {', '.join(unknown)} for vision model {name!r}: "
