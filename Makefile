@@ -13,7 +13,9 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	# torch first and alone: pinned exactly, this takes the CPU wheel rather than a CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev,ray]"
+	# Hydra's Ray launcher without ray[default]'s dashboard extras (see pyproject.toml)
+	$(BIN)/pip install -q --no-deps -c constraints.txt hydra-ray-launcher
 	@touch $(STAMP)
 
 demo: $(STAMP)

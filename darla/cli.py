@@ -71,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     act.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides")
     act.set_defaults(run=lambda args: _hydra_stage("act", args.overrides))
 
+    run = commands.add_parser(
+        "run",
+        help="all stages for several methods and seeds, reusing every finished stage (Hydra overrides)",
+        description="see -> act -> transfer in one command. Hydra overrides of configs/run.yaml, e.g. "
+        "`experiment=quickstart`, `methods=[darla,beta_vae,pixels] seeds=[0,1,2]`, "
+        "\"act_overrides=['act.total_timesteps=50000']\"; `-m` sweeps (joblib; `hydra/launcher=ray` for Ray).",
+    )
+    run.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides")
+    run.set_defaults(run=lambda args: _hydra_stage("run", args.overrides))
+
     transfer = commands.add_parser(
         "transfer",
         help="stage 3: evaluate agents, unchanged, in every source and target domain",
@@ -147,11 +157,27 @@ def _hydra_stage(stage: str, overrides: list[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     import envs
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    # Hydra flags before the overrides (`darla run -m ...`, `darla see --cfg job`) are Hydra's
+    passthrough = (
+        "overrides" if hasattr(args, "overrides") else "args" if hasattr(args, "args") else None
+    )
+    if unknown and passthrough is None:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if unknown:
+        setattr(args, passthrough, [*unknown, *getattr(args, passthrough)])
     try:
         args.run(args)
     except (DarlaError, envs.DomainError, envs.RenderingUnavailableError) as error:
         print(f"darla: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "darla: interrupted: finished files are kept; run the same command again to resume "
+            "(finished stages are reused, unfinished ones continue from their last checkpoint)",
+            file=sys.stderr,
+        )
         return 2
     return 0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from darla.config import compose, config_dir
@@ -37,6 +38,20 @@ def _stage_task(stage: str) -> Callable[[Any], Any]:
             run_transfer(cfg)  # prints the summary table and `report: <path>` last
 
         return task
+    if stage == "run":
+        from darla.stages.pipeline import print_outcomes, run_pipeline, write_outcome
+
+        def task(cfg: Any) -> None:
+            from hydra.core.hydra_config import HydraConfig
+            from hydra.types import RunMode
+
+            result = run_pipeline(cfg)
+            hydra_cfg = HydraConfig.get()
+            if hydra_cfg.mode == RunMode.MULTIRUN:  # for the sweep's closing report
+                write_outcome(Path(hydra_cfg.runtime.output_dir), result)
+            print_outcomes(result)
+
+        return task
     raise DarlaError(f"unknown stage {stage!r}")
 
 
@@ -44,7 +59,9 @@ def run_stage(stage: str, overrides: Sequence[str]) -> int:
     import hydra
 
     overrides = ["force=true" if arg == "--force" else arg for arg in overrides]
-    compose(stage, [o for o in overrides if "=" in o and not o.startswith("-")])
+    compose(
+        stage, _first_of_each_sweep([o for o in overrides if "=" in o and not o.startswith("-")])
+    )
     task = _stage_task(stage)
 
     errors: list[DarlaError] = []
@@ -65,3 +82,22 @@ def run_stage(stage: str, overrides: Sequence[str]) -> int:
     if errors:
         raise errors[0]
     return 0
+
+
+def _first_of_each_sweep(overrides: list[str]) -> list[str]:
+    """``seed=0,1,2`` -> ``seed=0``: a sweep is checked by composing its first job up front."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+    except HydraException as error:
+        raise DarlaError(" ".join(str(error).split())) from error
+    first = []
+    for override, text in zip(parsed, overrides, strict=True):
+        if override.is_sweep_override():
+            value = next(iter(override.sweep_string_iterator()))
+            first.append(f"{override.get_key_element()}={value}")
+        else:
+            first.append(text)
+    return first

@@ -82,7 +82,7 @@ def _why_new(run_dir: Path, config: Mapping[str, Any]) -> str:
         return "no finished run of this kind yet"
     _, changed, sibling = best
     if not changed:
-        return f"an input changed since {sibling} (same settings, other data or weights)"
+        return f"an input changed since {sibling} (same settings; other data, weights or agents)"
     shown = ", ".join(
         f"{key} {_short(flatten_get(sibling, key))} -> {_short(mine.get(key))}"
         for key in changed[:3]

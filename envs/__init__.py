@@ -4,7 +4,7 @@ Importing this package sets up headless rendering (pyglet on Mesa EGL) before Mi
 and registers ``darla/CollectGoodObjects-v0`` with gymnasium.
 """
 
-from envs.rendering import RenderingUnavailableError, enable_headless
+from envs.rendering import RenderingUnavailableError, enable_headless, render_process_context
 
 enable_headless()
 
@@ -49,6 +49,7 @@ __all__ = [
     "get_domain",
     "make_factor_dataset",
     "register_domain",
+    "render_process_context",
     "resolve_domain",
     "source_domains",
     "target_domains",

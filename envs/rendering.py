@@ -8,6 +8,8 @@ imports it first.
 from __future__ import annotations
 
 import ctypes.util
+import multiprocessing
+import multiprocessing.context
 import sys
 import warnings
 
@@ -77,3 +79,21 @@ def install_fast_texture_loader() -> None:
     if getattr(Texture, "_darla_original_load", None) is None:
         Texture._darla_original_load = Texture.load
         Texture.load = staticmethod(load_texture_fast)
+
+
+def render_process_context() -> multiprocessing.context.BaseContext:
+    """The multiprocessing context for processes that render: ``forkserver``.
+
+    A forked child would inherit this process's OpenGL state. Inside a joblib (loky) worker, as
+    in a Hydra joblib sweep job, the process-wide start method is ``loky``, which the standard
+    library's children cannot load when they start (they crash, and a pool waits forever):
+    reset it to ``forkserver`` first.
+    """
+    if multiprocessing.get_start_method(allow_none=True) not in (
+        None,
+        "fork",
+        "spawn",
+        "forkserver",
+    ):
+        multiprocessing.set_start_method("forkserver", force=True)
+    return multiprocessing.get_context("forkserver")

@@ -21,6 +21,24 @@ from envs.factor_dataset import RenderCache, check_factors, sample_uniform_facto
 AGENT_YAW_DEG = (-10.0, -5.0, 0.0, 5.0, 10.0)
 LANES = (0.42, 0.47, 0.53, 0.58)  # lateral positions, as fractions of the room side
 GOOD_DEPTH, BAD_DEPTH, AGENT_DEPTH = 0.5, 0.75, 0.1
+LAYOUT_FACTORS = ("agent_yaw", "good_lane", "bad_lane")
+
+
+def varying_domain_factors(
+    domains: DomainSpec | Sequence[DomainSpec],
+) -> dict[str, tuple[str, ...]]:
+    """The domain factors whose value differs among ``domains``, each with the values used.
+
+    Factors and values come in vocabulary order. No environment is built, so callers can learn a
+    factor dataset's factors (``(*this, *LAYOUT_FACTORS)``) before paying for rendering.
+    """
+    resolved = domain_catalogue.resolve_domains(domains)
+    varying = {}
+    for factor, values in domain_catalogue.factor_vocabulary().items():
+        used = {factors[factor] for _, factors in resolved}
+        if len(used) > 1:
+            varying[factor] = tuple(v for v in values if v in used)
+    return varying
 
 
 class CollectGoodObjectsFactors:
@@ -39,15 +57,10 @@ class CollectGoodObjectsFactors:
         from envs.collect_good_objects import CollectGoodObjects
 
         resolved = domain_catalogue.resolve_domains(domains)
-        vocabulary = domain_catalogue.factor_vocabulary()
         self._fixed = dict(resolved[0][1])
-        domain_factors = {}
-        for factor, values in vocabulary.items():
-            used = {factors[factor] for _, factors in resolved}
-            if len(used) > 1:
-                domain_factors[factor] = tuple(v for v in values if v in used)
+        domain_factors = varying_domain_factors(domains)
         self._domain_factor_names = tuple(domain_factors)
-        self.factor_names = (*domain_factors, "agent_yaw", "good_lane", "bad_lane")
+        self.factor_names = (*domain_factors, *LAYOUT_FACTORS)
         self.factor_values = (*domain_factors.values(), AGENT_YAW_DEG, LANES, LANES)
         self.factor_sizes = tuple(len(v) for v in self.factor_values)
         self.domains = [name for name, _ in resolved]

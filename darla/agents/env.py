@@ -76,6 +76,9 @@ def make_vec_env(
         _env_factory(domains, dict(env_kwargs or {}), seed, first_index + i) for i in range(n_envs)
     ]
     if vec_env == "subproc":
+        from envs import render_process_context
+
+        render_process_context()  # forkserver, also inside a sweep's joblib worker
         venv: VecEnv = SubprocVecEnv(factories, start_method="forkserver")
     elif vec_env == "dummy":
         venv = DummyVecEnv(factories)

@@ -8,7 +8,6 @@ several collect it, and a second ``see`` with the same config reuses the folder.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import tempfile
@@ -153,8 +152,7 @@ def _collect_into(config: CollectionConfig, folder: Path, *, workers: int, progr
     jobs = [(config, episode) for episode in range(config.num_episodes)]
     bar = tqdm(total=n, desc="collecting frames", unit="frame", disable=not progress)
     if workers > 1:
-        # forkserver: a forked child would inherit this process's OpenGL state
-        context = multiprocessing.get_context("forkserver")
+        context = envs.render_process_context()
         with context.Pool(workers) as pool:
             results = pool.imap_unordered(_collect_episode, jobs, chunksize=4)
             _store(results, frames, factors, domain_ids, length, bar)

@@ -30,13 +30,19 @@ def score_model(
     fast: bool = False,
     seed: int = 0,
     progress: bool = True,
+    dataset: str = "env",
 ) -> dict[str, Any]:
+    """Metrics of ``model`` on the factor dataset of ``domains`` (``dataset="env"``) or on the
+    2D shapes (``dataset="shapes"``, for models trained with ``data.dataset=shapes``)."""
     from darla.metrics import ALL, evaluate
 
-    dataset = envs.make_factor_dataset(list(domains), obs_size=obs_size)
+    if dataset == "shapes":
+        factors = envs.Shapes2D(image_size=obs_size)
+    else:
+        factors = envs.make_factor_dataset(list(domains), obs_size=obs_size)
     try:
         return evaluate(
-            dataset,
+            factors,
             MemoizedRepresentation(model.latent_mean),  # latent means are deterministic
             rng=np.random.default_rng(seed),
             metrics=tuple(metrics) if metrics else ALL,
@@ -44,7 +50,8 @@ def score_model(
             progress=progress,
         )
     finally:
-        dataset.close()
+        if hasattr(factors, "close"):
+            factors.close()
 
 
 def score_run(
@@ -78,6 +85,7 @@ def score_run(
         fast=fast,
         seed=seed,
         progress=progress,
+        dataset=config["data"].get("dataset", "env"),
     )
     path = run_dir / "metrics.json"
     if path.is_file():  # scoring a subset keeps the other metrics; a corrupt file is replaced

@@ -4,8 +4,13 @@
 takes ``dae_run=``) the denoising autoencoder whose features are the β-VAE_DAE's reconstruction
 target, then trains the β-VAE_DAE on the same frames.
 
+``vision=scan`` likewise trains (or reuses, or takes ``visual_run=``) the β-VAE / β-VAE_DAE its
+symbols are grounded in; ``vision=dcign`` trains on clamped batches rendered from the factor
+dataset instead of the collected frames (see :mod:`darla.stages.see_data`).
+
 A run folder is named by a key of everything that determines its weights (model config, training
-settings, data hash, seed, the DAE's weights): a finished folder with the same key is reused.
+settings, data hash, seed, the DAE's or visual model's weights): a finished folder with the same
+key is reused.
 """
 
 from __future__ import annotations
@@ -20,12 +25,21 @@ import torch
 import yaml
 
 from darla.config import run_key, to_plain
-from darla.data import CollectionConfig, FrameDataset, collection_hash, load_or_collect
+from darla.data import FrameDataset
 from darla.errors import DarlaError
 from darla.io import atomic_path, sha256_file, write_text
 from darla.manifest import is_finished, write_manifest
 from darla.reuse import announce, run_lock
 from darla.stages.score import score_model
+from darla.stages.see_data import (
+    complete_model_kwargs,
+    copy_visual_metrics,
+    dataset_name,
+    frames_hash,
+    load_frames,
+    trainer_inputs,
+    write_scan_outputs,
+)
 from darla.stages.vision_trainer import TrainSettings, train_vision
 from darla.vision import (
     DenoisingAutoencoder,
@@ -34,6 +48,7 @@ from darla.vision import (
     images_to_tensor,
     kl_per_dim,
     load_model,
+    read_config,
     reconstruction_grid,
     resolve_device,
     save_model,
@@ -50,6 +65,7 @@ class SeeResult:
     run_dir: Path
     reused: bool
     dae_run: Path | None
+    dae_reused: bool | None = None  # darla: whether its DAE was reused (None: given or no DAE)
 
 
 def run_see(cfg: Any, *, progress: bool = True) -> SeeResult:
@@ -58,27 +74,31 @@ def run_see(cfg: Any, *, progress: bool = True) -> SeeResult:
     torch.set_num_threads(int(cfg["train"]["threads"]))
     vision = cfg["vision"]
     name = vision["name"]
-    model_kwargs = _model_kwargs(vision, cfg.get("beta"), cfg["data"]["obs_size"])
+    model_kwargs = complete_model_kwargs(
+        name, _model_kwargs(vision, cfg.get("beta"), cfg["data"]["obs_size"]), cfg
+    )
     settings = TrainSettings(**{k: v for k, v in cfg["train"].items() if k != "threads"})
     device = resolve_device(cfg["device"])
     seed = int(cfg["seed"])
-    runs_root = Path(cfg["runs_root"])
 
     dae_file = None
     if name == "darla" and cfg.get("dae_run"):
         dae_file = _check_dae_run(Path(cfg["dae_run"]), cfg["data"]["obs_size"])
+    visual_file = None
+    if name == "scan" and cfg.get("visual_run"):
+        visual_file = _check_visual_run(Path(cfg["visual_run"]), cfg["data"]["obs_size"])
+    elif name == "scan":  # the visual model's config, before any frame is collected
+        visual = vision["visual"]
+        _validate_model(
+            visual["name"], _model_kwargs(visual, None, cfg["data"]["obs_size"]), visual
+        )
     _validate_model(name, model_kwargs, vision)
 
-    data, reused_data = load_or_collect(
-        _collection_config(cfg),
-        runs_root / "data",
-        workers=cfg["data"]["workers"],
-        progress=progress,
-    )
+    data, reused_data = load_frames(cfg, progress=progress)
     print(f"data: {'reused' if reused_data else 'collected'} {len(data)} frames in {data.folder}")
     train_idx, val_idx = data.split(cfg["data"]["val_fraction"], seed)
 
-    dae_run = None
+    dae_run, dae_reused = None, None
     if name == "darla":
         if dae_file is None:
             dae_kwargs = _model_kwargs(vision["dae"], None, cfg["data"]["obs_size"])
@@ -87,13 +107,20 @@ def run_see(cfg: Any, *, progress: bool = True) -> SeeResult:
             )
             dae_file = dae_result.run_dir / WEIGHTS_NAME
             dae_run = dae_result.run_dir
+            dae_reused = dae_result.reused
         else:
             dae_run = dae_file.parent
         model_kwargs["dae"] = str(dae_file)
+    if name == "scan":
+        if visual_file is None:  # the see run of vision.visual on the same data and settings
+            visual_cfg = {**cfg, "vision": vision["visual"], "beta": None}
+            visual_file = run_see(visual_cfg, progress=progress).run_dir / WEIGHTS_NAME
+        model_kwargs["visual"] = str(visual_file)
     result = _train_run(
         name, model_kwargs, data, train_idx, val_idx, settings, cfg, device, progress
     )
     result.dae_run = dae_run
+    result.dae_reused = dae_reused
     return result
 
 
@@ -114,6 +141,8 @@ def _validate_model(name: str, kwargs: dict[str, Any], vision: dict[str, Any]) -
     if name == "darla":
         dae = build_model("dae", **_model_kwargs(vision["dae"], None, kwargs["image_size"]))
         build_model("darla", dae=dae, **kwargs)
+    elif name == "scan":  # its own options, on a stand-in for the visual model it will get
+        build_model("scan", visual=build_model("vae", image_size=kwargs["image_size"]), **kwargs)
     else:
         build_model(name, **kwargs)
 
@@ -137,15 +166,20 @@ def _check_dae_run(path: Path, obs_size: int) -> Path:
     return file
 
 
-def _collection_config(cfg: dict[str, Any]) -> CollectionConfig:
-    data = cfg["data"]
-    return CollectionConfig(
-        domains=tuple(data["domains"]),
-        num_frames=int(data["num_frames"]),
-        episode_length=int(data["episode_length"]),
-        obs_size=int(data["obs_size"]),
-        seed=int(cfg["seed"]),
-    )
+def _check_visual_run(path: Path, obs_size: int) -> Path:
+    file = path / WEIGHTS_NAME if path.is_dir() else path
+    if not file.exists():
+        raise DarlaError(
+            f"visual_run {path} has no {WEIGHTS_NAME}; train one with `darla see vision=darla` "
+            "(or beta_vae) or drop visual_run"
+        )
+    size = read_config(file).get("image_size")
+    if size != obs_size:
+        raise DarlaError(
+            f"visual_run {path} was trained on {size}px frames but data.obs_size is {obs_size}; "
+            f"set data.obs_size={size}"
+        )
+    return file
 
 
 def _train_run(
@@ -162,6 +196,8 @@ def _train_run(
     inputs = {"data_hash": data.hash}
     if "dae" in model_kwargs:
         inputs["dae_sha256"] = sha256_file(model_kwargs["dae"])
+    if "visual" in model_kwargs:
+        inputs["visual_sha256"] = sha256_file(model_kwargs["visual"])
     run_dir = _run_dir(cfg, name, model_kwargs, inputs)
     key = run_dir.name.rsplit("-", 1)[1]
     if "dataset_size" in model_kwargs and model_kwargs["dataset_size"] is None:
@@ -184,24 +220,28 @@ def _train_run(
 
         torch.manual_seed(int(cfg["seed"]))  # initial weights
         model = build_model(name, **model_kwargs).to(device)
-        terms = train_vision(
-            model,
-            data.frames,
-            train_idx,
-            val_idx,
-            settings,
-            run_dir,
-            seed=int(cfg["seed"]),
-            label=name,
-            progress=progress,
-        )
+        with trainer_inputs(name, data, model_kwargs, cfg) as batches:
+            terms = train_vision(
+                model,
+                data.frames,
+                train_idx,
+                val_idx,
+                settings,
+                run_dir,
+                seed=int(cfg["seed"]),
+                label=name,
+                progress=progress,
+                **batches,
+            )
         save_model(model, run_dir)
         _write_images(
             model, data, val_idx if len(val_idx) else train_idx, run_dir, int(cfg["seed"])
         )
         summary = {k: float(v) for k, v in terms.items()}
-        if cfg["metrics"]["enabled"]:
+        if cfg["metrics"]["enabled"] and not copy_visual_metrics(model_kwargs, cfg, run_dir):
             _write_metrics(model, cfg, run_dir, progress)
+        if hasattr(model, "img2sym"):  # scan: img2sym accuracy on held-out frames, sym2img grid
+            write_scan_outputs(model, data, train_idx, cfg, run_dir)
         write_text(run_dir / "train_summary.yaml", yaml.safe_dump(summary, sort_keys=True))
         write_manifest(run_dir, stage="see", config=run_config, inputs=inputs)
         print(f"{name}: trained {run_dir} (val loss {summary['val_loss']:.4g})")
@@ -213,7 +253,8 @@ def _run_dir(
 ) -> Path:
     """``runs/see/<name>-<key>``: the key covers everything that determines the weights."""
     key_train = {k: v for k, v in cfg["train"].items() if k not in LOGGING_ONLY}
-    architecture = {k: v for k, v in model_kwargs.items() if k != "dae"}  # the DAE is in inputs
+    # the DAE's and the visual model's weights are in inputs
+    architecture = {k: v for k, v in model_kwargs.items() if k not in ("dae", "visual")}
     key = run_key(name, architecture, key_train, cfg["data"]["val_fraction"], cfg["seed"], inputs)
     return Path(cfg["runs_root"]) / "see" / f"{name}-{key}"
 
@@ -222,13 +263,15 @@ def see_run_dir(cfg: Any) -> Path | None:
     """The run folder ``darla see`` writes for ``cfg``, found without training anything.
 
     For ``darla`` the key includes the DAE's weights, so it is known only once that DAE exists:
-    None before.
+    None before; likewise for ``scan`` and its visual model.
     """
     cfg = to_plain(cfg)
     vision = cfg["vision"]
     name = vision["name"]
-    inputs = {"data_hash": collection_hash(_collection_config(cfg))}
-    model_kwargs = _model_kwargs(vision, cfg.get("beta"), cfg["data"]["obs_size"])
+    inputs = {"data_hash": frames_hash(cfg)}
+    model_kwargs = complete_model_kwargs(
+        name, _model_kwargs(vision, cfg.get("beta"), cfg["data"]["obs_size"]), cfg
+    )
     if name == "darla":
         if cfg.get("dae_run"):
             dae_file = _check_dae_run(Path(cfg["dae_run"]), cfg["data"]["obs_size"])
@@ -238,11 +281,23 @@ def see_run_dir(cfg: Any) -> Path | None:
             if not is_finished(dae_dir) or not dae_file.is_file():
                 return None
         inputs["dae_sha256"] = sha256_file(dae_file)
+    if name == "scan":
+        if cfg.get("visual_run"):
+            visual_file = _check_visual_run(Path(cfg["visual_run"]), cfg["data"]["obs_size"])
+        else:
+            visual_dir = see_run_dir({**cfg, "vision": vision["visual"], "beta": None})
+            if visual_dir is None or not is_finished(visual_dir):
+                return None
+            visual_file = visual_dir / WEIGHTS_NAME
+        inputs["visual_sha256"] = sha256_file(visual_file)
     return _run_dir(cfg, name, model_kwargs, inputs)
 
 
 def _write_images(model, data: FrameDataset, indices: np.ndarray, run_dir: Path, seed: int) -> None:
     import imageio.v3 as iio
+
+    if not model.generative:  # no decoder (a contrastive encoder): no grids to draw
+        return
 
     chosen = np.sort(
         np.random.default_rng([seed, 7]).choice(indices, min(8, len(indices)), replace=False)
@@ -268,5 +323,6 @@ def _write_metrics(model, cfg: dict[str, Any], run_dir: Path, progress: bool) ->
         fast=bool(cfg["metrics"]["fast"]),
         seed=int(cfg["metrics"]["seed"]),
         progress=progress,
+        dataset=dataset_name(cfg),
     )
     write_metrics(run_dir / "metrics.json", results)

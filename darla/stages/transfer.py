@@ -379,6 +379,7 @@ def measure_shift(cfg, run_dir, domains, sources, settings, policies):
             "disentanglement": entry["scores"],
             "domains": latent_shift(latents, references, steps + 1),
         }
-        grid = recon_grid(vision, {n: frames[n] for n, _ in domains}, picks)
-        images[f"recon_{label}"] = save_png(run_dir / f"recon_{label}.png", grid)
+        if vision.generative:  # a contrastive encoder has no decoder: shift numbers only
+            grid = recon_grid(vision, {n: frames[n] for n, _ in domains}, picks)
+            images[f"recon_{label}"] = save_png(run_dir / f"recon_{label}.png", grid)
     return out, images

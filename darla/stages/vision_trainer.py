@@ -2,7 +2,9 @@
 
 Resuming is exact on CPU: batches are a function of (seed, step) and the noise of step ``t`` comes
 from ``torch.manual_seed(f(seed, t))``, so a killed run continued from its last checkpoint ends
-with the same weights as an uninterrupted one.
+with the same weights as an uninterrupted one. Batches come from collected frames by default, or
+from any :class:`~darla.stages.batches.BatchSampler` (DC-IGN's clamped batches); what a batch
+carries besides images (SCAN's labels) goes to ``model.loss`` as keyword arguments.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,7 +21,7 @@ from tqdm import tqdm
 
 from darla.errors import DarlaError
 from darla.io import atomic_path
-from darla.stages.batches import BatchSource
+from darla.stages.batches import Batch, BatchSampler, BatchSource
 from darla.vision import (
     VisionModel,
     eval_mode,
@@ -110,13 +113,20 @@ def train_vision(
     label: str = "",
     progress: bool = True,
     callbacks: Sequence[StepCallback] = (),
+    labels: np.ndarray | None = None,
+    sampler: BatchSampler | None = None,
 ) -> dict[str, float]:
     """Train ``model`` for ``settings.steps`` optimizer steps, resuming from the run's checkpoint.
 
-    Each step: ``model.set_step(step)``, ``terms = model.loss(x)``, the NaN guard on
-    ``terms["loss"]``, then ``model.step_optimizers(terms, optimizers)`` with the optimizers from
-    ``model.make_optimizers(settings.lr)`` (see :class:`~darla.vision.base.VisionModel`); every
-    scalar term is logged. Returns the last logged training terms and the validation loss.
+    Each step: ``model.set_step(step)``, ``terms = model.loss(x, **batch.loss_kwargs)``, the NaN
+    guard on ``terms["loss"]``, then ``model.step_optimizers(terms, optimizers)`` with the
+    optimizers from ``model.make_optimizers(settings.lr)`` (see
+    :class:`~darla.vision.base.VisionModel`); every scalar term is logged. Returns the last
+    logged training terms and the validation loss.
+
+    Batches: frames ``train_indices`` of ``frames`` (validation: ``val_indices``), each with its
+    row of ``labels`` as ``factors=`` when labels are given; or, when ``sampler`` is given, its
+    batches (``frames`` and the indices are then unused). The trainer closes the sampler.
     """
     from torch.utils.tensorboard import SummaryWriter
 
@@ -124,11 +134,17 @@ def train_vision(
     checkpoint = latest_checkpoint(run_dir)
     start = _load_checkpoint(checkpoint, model, optimizers) if checkpoint else 0
     writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start or None)
-    batches = BatchSource(frames, train_indices, settings.batch_size, seed)
-    val_frames = _validation_frames(
-        frames, val_indices if len(val_indices) else train_indices, settings, seed
-    )
-    preview = val_frames[:8]
+    if sampler is None:
+        sampler = BatchSource(
+            frames, train_indices, settings.batch_size, seed, labels=labels,
+            val_indices=val_indices, val_batches=settings.val_batches,
+        )  # fmt: skip
+    try:
+        val_batches = sampler.validation()
+    except BaseException:
+        sampler.close()
+        raise
+    preview = val_batches[0].images[:8]
     last: dict[str, float] = {}
     bar = tqdm(
         total=settings.steps,
@@ -142,9 +158,10 @@ def train_vision(
     try:
         for step in range(start, settings.steps):
             torch.manual_seed(_step_seed(seed, step))
-            x = images_to_tensor(batches.get(step), model.device)
+            batch = sampler.get(step)
+            x = images_to_tensor(batch.images, model.device)
             model.set_step(step)
-            terms = model.loss(x)
+            terms = model.loss(x, **_loss_kwargs(batch, model.device))
             loss = terms["loss"]
             if not torch.isfinite(loss):
                 kept = latest_checkpoint(run_dir)
@@ -170,7 +187,7 @@ def train_vision(
             if done % settings.image_every == 0 or done == settings.steps:
                 _log_images(writer, model, preview, terms, done)
             if done % settings.checkpoint_every == 0 or done == settings.steps:
-                last["val_loss"] = validation_loss(model, val_frames, settings.batch_size)
+                last["val_loss"] = validation_loss(model, val_batches)
                 writer.add_scalar("val/loss", last["val_loss"], done)
                 _save_checkpoint(run_dir, done, model, optimizers)
             bar.update(1)
@@ -178,32 +195,32 @@ def train_vision(
                 callback(done, last)
     finally:
         bar.close()
-        batches.close()
+        sampler.close()
         writer.close()
     if "val_loss" not in last:  # resumed at the end: nothing ran, report the finished model
         model.set_step(settings.steps - 1)  # the schedule's last value, as the full run saw
-        last["val_loss"] = validation_loss(model, val_frames, settings.batch_size)
+        last["val_loss"] = validation_loss(model, val_batches)
     model.eval()
     return last
 
 
-def _validation_frames(
-    frames: np.ndarray, indices: np.ndarray, settings: TrainSettings, seed: int
-) -> np.ndarray:
-    count = min(len(indices), settings.val_batches * settings.batch_size)
-    chosen = np.sort(np.random.default_rng([seed, 2**31]).choice(indices, count, replace=False))
-    return np.ascontiguousarray(frames[chosen])
+def _loss_kwargs(batch: Batch, device: torch.device) -> dict[str, Any]:
+    """A batch's extras for ``model.loss``: arrays as tensors on ``device``, the rest as is."""
+    return {
+        key: torch.as_tensor(value).to(device) if isinstance(value, np.ndarray) else value
+        for key, value in batch.loss_kwargs.items()
+    }
 
 
-def validation_loss(model: VisionModel, val_frames: np.ndarray, batch_size: int) -> float:
-    """Mean loss on held-out episodes, with fixed noise so that numbers compare across steps."""
+def validation_loss(model: VisionModel, batches: Sequence[Batch]) -> float:
+    """Mean loss on held-out batches, with fixed noise so that numbers compare across steps."""
     outer_rng = torch.random.get_rng_state()
     torch.manual_seed(0)
     total, count = 0.0, 0
     with eval_mode(model):
-        for start in range(0, len(val_frames), batch_size):
-            x = images_to_tensor(val_frames[start : start + batch_size], model.device)
-            total += model.loss(x)["loss"].item() * len(x)
+        for batch in batches:
+            x = images_to_tensor(batch.images, model.device)
+            total += model.loss(x, **_loss_kwargs(batch, model.device))["loss"].item() * len(x)
             count += len(x)
     torch.random.set_rng_state(outer_rng)
     return total / max(count, 1)
@@ -228,6 +245,8 @@ def _log_terms(writer, terms: dict[str, torch.Tensor], step: int) -> dict[str, f
 def _log_images(
     writer, model: VisionModel, preview: np.ndarray, terms: dict[str, torch.Tensor], step: int
 ) -> None:
+    if not model.generative:  # no decoder (a contrastive encoder): nothing to reconstruct
+        return
     writer.add_image(
         "reconstructions", reconstruction_grid(model, preview), step, dataformats="HWC"
     )

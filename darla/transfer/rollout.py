@@ -11,7 +11,6 @@ played it.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -253,7 +252,9 @@ def evaluate_cells(
             finally:
                 torch.set_num_threads(previous)
         else:
-            context = multiprocessing.get_context("forkserver")
+            from envs import render_process_context
+
+            context = render_process_context()
             with context.Pool(min(workers, len(tasks)), _init_worker, (threads,)) as pool:
                 for result in pool.imap_unordered(_run_task, tasks):
                     collect(result)

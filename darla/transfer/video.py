@@ -94,8 +94,9 @@ def caption_strip(lines: Sequence[str], width: int, height: int = CAPTION) -> np
     return np.asarray(image)
 
 
-def vision_panels(vision: Any, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Reconstructions ``[N, H, W, 3]`` through μ and latent means ``[N, D]`` of uint8 frames."""
+def vision_panels(vision: Any, frames: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """Reconstructions ``[N, H, W, 3]`` through μ (None without a decoder) and latent means
+    ``[N, D]`` of uint8 frames."""
     from darla.vision import eval_mode, images_to_tensor, tensor_to_images
 
     recon, latents = [], []
@@ -103,9 +104,11 @@ def vision_panels(vision: Any, frames: np.ndarray) -> tuple[np.ndarray, np.ndarr
         for start in range(0, len(frames), 128):
             x = images_to_tensor(frames[start : start + 128], vision.device)
             mu, _ = vision.encode(x)
-            recon.append(tensor_to_images(vision.decode(mu)))
+            if vision.generative:
+                recon.append(tensor_to_images(vision.decode(mu)))
             latents.append(mu.float().cpu().numpy())
-    return np.concatenate(recon), np.concatenate(latents)
+    # no decoder (a contrastive encoder): None, and the video says so
+    return (np.concatenate(recon) if recon else None), np.concatenate(latents)
 
 
 def rollout_frames(policy: Any, recording: Any, domain: str, episode: int = 0) -> np.ndarray:
@@ -116,7 +119,14 @@ def rollout_frames(policy: Any, recording: Any, domain: str, episode: int = 0) -
     vision = getattr(policy, "vision", None)
     if vision is not None:
         recon, latents = vision_panels(vision, frames)
-        recon, bars = upscale(recon), latent_bars(latents)
+        bars = latent_bars(latents)
+        if recon is None:
+            panel = text_panel(
+                [f"{getattr(policy, 'method', 'this')}:", "no decoder,", "no reconstruction"]
+            )
+            recon = np.broadcast_to(panel, seen.shape)
+        else:
+            recon = upscale(recon)
     else:
         why = f"{getattr(policy, 'method', 'this')} agent:"
         recon = np.broadcast_to(

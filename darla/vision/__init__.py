@@ -1,5 +1,6 @@
-"""Stage 1 vision models (DARLA's "see") behind one interface: DAE, β-VAE_DAE, β-VAE, VAE and
-the disentangling VAE family (AnnealedVAE, FactorVAE, β-TCVAE).
+"""Stage 1 vision models (DARLA's "see") behind one interface: DAE, β-VAE_DAE, β-VAE, VAE, the
+disentangling VAE family (AnnealedVAE, FactorVAE, β-TCVAE), InfoGAN, a SimCLR-style
+contrastive encoder, DC-IGN (clamped batches) and SCAN (symbols grounded in a frozen β-VAE).
 
 Typical use::
 
@@ -11,13 +12,17 @@ Typical use::
 """
 
 from darla.vision.annealed_vae import AnnealedVAE
+from darla.vision.augment import Augmentations, augment
 from darla.vision.base import VisionModel, eval_mode, images_to_tensor, tensor_to_images
 from darla.vision.beta_tcvae import BetaTCVAE
+from darla.vision.contrastive import ContrastiveEncoder, nt_xent
 from darla.vision.dae import FEATURE_LAYERS, DenoisingAutoencoder
 from darla.vision.darla_vae import DarlaVAE
+from darla.vision.dcign import DCIGN
 from darla.vision.device import resolve_device
 from darla.vision.factor_vae import FactorVAE
 from darla.vision.grids import reconstruction_grid, tile_images, traversal_grid, traversal_order
+from darla.vision.infogan import InfoGAN
 from darla.vision.losses import (
     LIKELIHOODS,
     feature_reconstruction_loss,
@@ -27,24 +32,31 @@ from darla.vision.losses import (
     tc_decomposition,
 )
 from darla.vision.noise import mask_images, random_masks
-from darla.vision.registry import build_model, model_names, register_model
+from darla.vision.registry import build_model, model_class, model_names, register_model
+from darla.vision.scan import SCAN
 from darla.vision.serialization import WEIGHTS_NAME, load_model, read_config, save_model
 from darla.vision.trunk import ConvDecoder, ConvTrunk
 from darla.vision.vae import BetaVAE
 
 __all__ = [
+    "DCIGN",
     "FEATURE_LAYERS",
     "LIKELIHOODS",
+    "SCAN",
     "WEIGHTS_NAME",
     "AnnealedVAE",
+    "Augmentations",
     "BetaTCVAE",
     "BetaVAE",
+    "ContrastiveEncoder",
     "ConvDecoder",
     "ConvTrunk",
     "DarlaVAE",
     "DenoisingAutoencoder",
     "FactorVAE",
+    "InfoGAN",
     "VisionModel",
+    "augment",
     "build_model",
     "eval_mode",
     "feature_reconstruction_loss",
@@ -52,7 +64,9 @@ __all__ = [
     "kl_per_dim",
     "load_model",
     "mask_images",
+    "model_class",
     "model_names",
+    "nt_xent",
     "pixel_reconstruction_loss",
     "random_masks",
     "read_config",

@@ -78,6 +78,14 @@ class VisionModel(nn.Module, abc.ABC):
     # Options a model deliberately lacks, each with the one-line hint ``build_model`` gives when
     # one is passed (``{"beta": "factor_vae has no beta: ... use gamma"}``).
     OPTION_HINTS: ClassVar[dict[str, str]] = {}
+    # False for a model without a decoder (a contrastive encoder): ``decode`` and ``reconstruct``
+    # raise, so callers skip reconstruction and traversal grids for it.
+    generative: ClassVar[bool] = True
+    # What one training batch holds, which decides where ``darla see`` draws batches from:
+    # ``frames`` (collected frames only), ``labelled`` (frames and their int factor labels,
+    # passed as ``loss(x, factors=...)``: SCAN) or ``clamped`` (scenes rendered from the factor
+    # dataset with one factor varying, passed as ``loss(x, varying_factor=k)``: DC-IGN).
+    training_data: ClassVar[str] = "frames"
 
     @property
     def config(self) -> dict[str, Any]:

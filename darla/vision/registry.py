@@ -15,9 +15,13 @@ from darla.errors import DarlaError
 from darla.vision.annealed_vae import AnnealedVAE
 from darla.vision.base import VisionModel
 from darla.vision.beta_tcvae import BetaTCVAE
+from darla.vision.contrastive import ContrastiveEncoder
 from darla.vision.dae import DenoisingAutoencoder
 from darla.vision.darla_vae import DarlaVAE
+from darla.vision.dcign import DCIGN
 from darla.vision.factor_vae import FactorVAE
+from darla.vision.infogan import InfoGAN
+from darla.vision.scan import SCAN
 from darla.vision.vae import BetaVAE
 
 # name -> (class, fixed config). Fixed entries are what makes the name; passing a different value
@@ -30,6 +34,10 @@ _REGISTRY: dict[str, tuple[Callable[..., VisionModel], dict[str, Any]]] = {
     "annealed_vae": (AnnealedVAE, {}),
     "factor_vae": (FactorVAE, {}),
     "beta_tcvae": (BetaTCVAE, {}),
+    "dcign": (DCIGN, {}),
+    "scan": (SCAN, {}),
+    "infogan": (InfoGAN, {}),
+    "contrastive": (ContrastiveEncoder, {}),
 }
 
 
@@ -44,6 +52,13 @@ def register_model(name: str, factory: Callable[..., VisionModel], **fixed: Any)
 
 def model_names() -> list[str]:
     return sorted(_REGISTRY)
+
+
+def model_class(name: str) -> Callable[..., VisionModel]:
+    """The constructor registered as ``name`` (for class-level facts such as ``training_data``)."""
+    if name not in _REGISTRY:
+        raise DarlaError(f"unknown vision model {name!r}: use one of {', '.join(model_names())}")
+    return _REGISTRY[name][0]
 
 
 def _check_kwargs(name: str, factory: Callable[..., VisionModel], config: dict[str, Any]) -> None:
