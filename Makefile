@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/darla domains --sheet runs/demo/domains.png
+	$(BIN)/darla run experiment=quickstart
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

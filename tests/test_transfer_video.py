@@ -70,3 +70,15 @@ def test_episode_bound_and_caption_changes_with_the_return(tmp_path) -> None:
     _, recordings = run_episodes(policy, domain("A_room1"), episode_seeds(0, 3), SETTINGS, record=3)
     path = write_rollout_video(policy, recordings, "A_room1", path=tmp_path / "r.mp4", episodes=1)
     assert len(_decode(path)) == STEPS + 1
+
+
+def test_without_ffmpeg_the_video_falls_back_to_a_gif(tmp_path, monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # `import imageio_ffmpeg` fails
+    policy = LatentPPOPolicy()
+    _, recordings = run_episodes(policy, domain("A_room1"), episode_seeds(0, 1), SETTINGS, record=1)
+    path = write_rollout_video(policy, recordings, "A_room1", path=tmp_path / "v.mp4", fps=10)
+    assert path == tmp_path / "v.gif" and not (tmp_path / "v.mp4").exists()
+    decoded = _decode(path)
+    assert decoded.shape[0] == STEPS + 1 and decoded.shape[1:3] == (PANEL + CAPTION, 3 * PANEL)

@@ -15,56 +15,31 @@ import math
 import numpy as np
 import pytest
 import torch
+from vision_models import (
+    SHAPE_NAMES,
+    SIZE,
+    shapes,
+    shapes_data,
+    smoke_see,
+    tiny_model,
+)
+from vision_models import smoke_root as smoke_root  # the fixture: one runs root per module
 
 import envs
-from darla.cli import main
 from darla.errors import DarlaError
-from darla.manifest import write_manifest
 from darla.stages.batches import ClampedBatches
-from darla.stages.vision_trainer import TrainSettings, latest_checkpoint, train_vision
+from darla.stages.vision_trainer import TrainSettings, train_vision
 from darla.vision import build_model, images_to_tensor, load_model, save_model
 from darla.vision.dcign import clamp_to_batch_mean
 from darla.vision.losses import reparameterize
 
-SIZE = 32
-SHAPE_NAMES = list(envs.Shapes2D.factor_names)
-SETTINGS = TrainSettings(
-    steps=6, batch_size=8, lr=1e-3, checkpoint_every=3, log_every=2, image_every=3, val_batches=1
-)
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def shapes() -> envs.Shapes2D:
-    return envs.Shapes2D(image_size=SIZE)
-
-
-def shape_values() -> list[list]:
-    return [[v if isinstance(v, str) else float(v) for v in vs] for vs in shapes().factor_values]
-
-
-def make_dcign(seed: int = 0, **overrides):
-    torch.manual_seed(seed)
-    options = {
-        "factor_names": SHAPE_NAMES, "latents_per_factor": 2, "free_latents": 1, "hidden_dim": 32
-    }  # fmt: skip
-    return build_model("dcign", image_size=SIZE, **{**options, **overrides})
-
-
-def make_scan(visual=None, seed: int = 0, **overrides):
-    torch.manual_seed(seed)
-    if visual is None:
-        visual = build_model("vae", image_size=SIZE, latent_dim=6, hidden_dim=32)
-    options = {"factor_names": SHAPE_NAMES, "factor_values": shape_values(), "hidden_dim": 32}
-    return build_model("scan", visual=visual, **{**options, **overrides})
 
 
 @pytest.fixture(scope="module")
 def labelled() -> tuple[np.ndarray, np.ndarray]:
     """512 shapes scenes and their factor indices."""
-    data = shapes()
-    factors = data.sample_factors(512, np.random.default_rng(0))
-    return data.render(factors), factors
+    return shapes_data(512)
 
 
 # --- DC-IGN: the clamp ------------------------------------------------------------------------
@@ -80,7 +55,7 @@ def test_clamp_forwards_the_batch_mean_and_backwards_the_scaled_deviation() -> N
 
 
 def test_only_the_varying_block_gets_the_recon_gradient_the_rest_the_invariance() -> None:
-    model = make_dcign(invariance_weight=3.0)
+    model = tiny_model("dcign", invariance_weight=3.0)
     x = torch.rand(8, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
     varying = 2  # "x": latents 4 and 5; free latent 10 is never clamped
     active = model.active_latents(varying)
@@ -108,7 +83,7 @@ def test_only_the_varying_block_gets_the_recon_gradient_the_rest_the_invariance(
 def test_in_the_model_the_invariance_gradient_goes_to_the_posterior_means_only() -> None:
     """Sampled latents are clamped; the deviation that replaces their gradient is μ's, so a
     clamped latent's log σ² gets no gradient from the decoder side at all."""
-    model = make_dcign(invariance_weight=3.0)
+    model = tiny_model("dcign", invariance_weight=3.0)
     x = torch.rand(8, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
     active = model.active_latents(0)
     g = torch.Generator().manual_seed(2)
@@ -123,7 +98,7 @@ def test_in_the_model_the_invariance_gradient_goes_to_the_posterior_means_only()
 
 
 def test_dcign_loss_terms_and_plain_vae_loss_without_a_varying_factor() -> None:
-    model = make_dcign(beta=2.0, invariance_weight=5.0)
+    model = tiny_model("dcign", beta=2.0, invariance_weight=5.0)
     x = torch.rand(8, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
     terms = model.loss(x, generator=torch.Generator().manual_seed(0), varying_factor=0)
     expected = terms["recon"] + 2.0 * terms["kl"] + 5.0 * terms["invariance"]
@@ -140,7 +115,7 @@ def test_dcign_loss_is_finite_and_decreases_on_a_clamped_batch() -> None:
         batch = sampler.get(0)
     finally:
         sampler.close()
-    model = make_dcign()
+    model = tiny_model("dcign")
     optimizers = model.make_optimizers(1e-3)
     x = images_to_tensor(batch.images)
     generator = torch.Generator().manual_seed(0)
@@ -220,7 +195,7 @@ def test_dcign_blocks_vary_with_their_own_factor() -> None:
     mostly in batches where x, respectively y, varies: the blocks have specialised."""
     sampler = ClampedBatches(shapes, 32, seed=0)
     try:
-        model = make_dcign(free_latents=0, hidden_dim=128)
+        model = tiny_model("dcign", free_latents=0, hidden_dim=128)
         optimizers = model.make_optimizers(1e-3)
         for step in range(800):
             batch = sampler.get(step)
@@ -238,37 +213,6 @@ def test_dcign_blocks_vary_with_their_own_factor() -> None:
         sampler.close()
     share = spread / spread.sum(axis=0, keepdims=True)  # of the spread when a factor varies
     assert share[2, 2] > 0.5 and share[3, 3] > 0.5, share.round(2)  # chance: 0.2
-
-
-class Interrupt(Exception):
-    pass
-
-
-def _train_dcign(run_dir, stop_at=None):
-    model = make_dcign()
-
-    def interrupt(done, _terms):
-        if done == stop_at:
-            raise Interrupt
-
-    sampler = ClampedBatches(shapes, SETTINGS.batch_size, seed=3)
-    train_vision(
-        model, None, None, None, SETTINGS, run_dir, seed=3, progress=False,
-        callbacks=[interrupt], sampler=sampler,
-    )  # fmt: skip
-    return model
-
-
-def test_dcign_resume_after_interruption_equals_an_uninterrupted_run(tmp_path) -> None:
-    reference = _train_dcign(tmp_path / "whole")
-    with pytest.raises(Interrupt):
-        _train_dcign(tmp_path / "killed", stop_at=4)
-    assert latest_checkpoint(tmp_path / "killed").name == "step_00000003.pt"
-    resumed = _train_dcign(tmp_path / "killed")
-    for (key, a), (_, b) in zip(
-        reference.state_dict().items(), resumed.state_dict().items(), strict=True
-    ):
-        assert torch.equal(a, b), key
 
 
 # --- SCAN -------------------------------------------------------------------------------------
@@ -295,7 +239,7 @@ def visual(labelled):
 def trained_scan(visual, labelled, tmp_path_factory):
     """SCAN trained through the vision trainer (labels ride along with the frames)."""
     frames, factors = labelled
-    model = make_scan(visual, hidden_dim=64)
+    model = tiny_model("scan", visual=visual, hidden_dim=64)
     before = {k: v.clone() for k, v in model.visual.tensors_to_save().items()}
     settings = TrainSettings(
         steps=300, batch_size=64, lr=3e-3, checkpoint_every=300, log_every=100,
@@ -340,7 +284,7 @@ def test_scan_loss_is_finite_and_decreases_on_a_small_batch(visual, labelled) ->
     frames, factors = labelled
     # every factor named in every label: each image has its own description, so the grounding
     # term can approach 0 (with dropout it has a floor: one partial label, many posteriors)
-    model = make_scan(visual, label_dropout=0.0)
+    model = tiny_model("scan", visual=visual, label_dropout=0.0)
     optimizers = model.make_optimizers(3e-3)
     x, y = images_to_tensor(frames[:32]), torch.as_tensor(factors[:32])
     generator = torch.Generator().manual_seed(0)
@@ -354,7 +298,7 @@ def test_scan_loss_is_finite_and_decreases_on_a_small_batch(visual, labelled) ->
 
 
 def test_scan_loss_is_recon_plus_weighted_kl_and_grounding() -> None:
-    model = make_scan(beta=2.0, lambda_=7.0, label_dropout=0.0)
+    model = tiny_model("scan", beta=2.0, lambda_=7.0, label_dropout=0.0)
     x = torch.rand(4, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
     y = torch.as_tensor(shapes().sample_factors(4, np.random.default_rng(0)))
     terms = model.loss(x, generator=torch.Generator().manual_seed(0), factors=y)
@@ -385,98 +329,37 @@ def test_sym2img_takes_partial_descriptions(trained_scan) -> None:
 
 def test_scan_without_labels_says_what_to_pass() -> None:
     with pytest.raises(DarlaError, match=r"loss\(x, factors=\.\.\.\)"):
-        make_scan().loss(torch.rand(2, 3, SIZE, SIZE))
+        tiny_model("scan").loss(torch.rand(2, 3, SIZE, SIZE))
 
 
-# --- save, load, configuration errors ---------------------------------------------------------
+# --- save, load, errors (bad options, for every model: test_vision_options.py) ----------------
 
 
-@pytest.mark.parametrize("name", ["dcign", "scan"])
-def test_save_load_gives_identical_latent_mean(name, labelled, tmp_path) -> None:
-    frames, _ = labelled
-    model = make_dcign() if name == "dcign" else make_scan()
-    with torch.no_grad():  # off the initialisation, so a silent re-init could not pass
-        for p in model.parameters():
-            p.add_(0.01 * torch.randn_like(p))
-        if name == "scan":
-            for p in model.visual.parameters():
-                p.add_(0.01 * torch.randn_like(p))
-    save_model(model, tmp_path)
-    loaded = load_model(tmp_path)
-    assert type(loaded) is type(model) and loaded.config == model.config
-    np.testing.assert_array_equal(loaded.latent_mean(frames[:64]), model.latent_mean(frames[:64]))
-    if name == "scan":
-        assert loaded.img2sym(frames[:16]) == model.img2sym(frames[:16])
-        np.testing.assert_array_equal(
-            loaded.sym2img({"shape": "square"}, 3), model.sym2img({"shape": "square"}, 3)
-        )
-
-
-def test_scan_saves_a_darla_visual_model_with_its_dae(tmp_path) -> None:
+def test_scan_saves_a_darla_visual_model_with_its_dae(labelled, tmp_path) -> None:
     torch.manual_seed(0)
     dae = build_model("dae", image_size=SIZE, bottleneck_dim=8)
     darla = build_model("darla", dae=dae, latent_dim=4, hidden_dim=32)
     save_model(darla, tmp_path / "darla")
-    model = make_scan(str(tmp_path / "darla"))  # a path to a run folder works too
+    model = tiny_model("scan", visual=str(tmp_path / "darla"))  # a path to a run folder works too
     save_model(model, tmp_path / "scan")
     loaded = load_model(tmp_path / "scan")
     assert loaded.config["visual"]["name"] == "darla"
     for key, value in model.tensors_to_save().items():
         assert torch.equal(loaded.tensors_to_save()[key], value), key
-
-
-@pytest.mark.parametrize(
-    ("name", "options", "message"),
-    [
-        ("dcign", {"latents_per_factor": 0}, "latents_per_factor must be a positive integer"),
-        ("dcign", {"free_latents": -1}, "free_latents must be an integer >= 0"),
-        ("dcign", {"invariance_weight": -1.0}, "invariance_weight must be a number >= 0"),
-        ("dcign", {"latent_dim": 8}, "dcign has no latent_dim"),
-        ("dcign", {"factor_names": None}, "dcign needs factor_names"),
-        ("dcign", {"factor_names": ["a", "a"]}, "factor_names must be distinct"),
-        ("scan", {"lambda_": -1.0}, "lambda_ must be a number >= 0"),
-        ("scan", {"lambda": 1.0}, "spelled lambda_"),
-        ("scan", {"beta": float("nan")}, "beta must be a number >= 0"),
-        ("scan", {"label_dropout": 1.0}, r"label_dropout must be in \[0, 1\)"),
-        ("scan", {"factor_values": [["a"]]}, "factor_values has 1 lists for 5 factor_names"),
-        ("scan", {"image_size": 64}, "image_size 64 differs from the visual model's 32"),
-        ("scan", {"latent_dim": 4}, "scan has no latent_dim"),
-    ],
-)
-def test_bad_values_fail_at_build_time_in_one_line(name, options, message) -> None:
-    with pytest.raises(DarlaError, match=message) as error:
-        make_dcign(**options) if name == "dcign" else make_scan(**options)
-    assert "\n" not in str(error.value)
+    frames, _ = labelled
+    assert loaded.img2sym(frames[:16]) == model.img2sym(frames[:16])
+    np.testing.assert_array_equal(
+        loaded.sym2img({"shape": "square"}, 3), model.sym2img({"shape": "square"}, 3)
+    )
 
 
 def test_scan_refuses_a_visual_model_without_a_posterior(tmp_path) -> None:
     with pytest.raises(DarlaError, match="scan needs a VAE-type visual model"):
-        make_scan(build_model("dae", image_size=SIZE, bottleneck_dim=4))
+        tiny_model("scan", visual=build_model("dae", image_size=SIZE, bottleneck_dim=4))
     with pytest.raises(DarlaError, match="no vision model at"):
-        make_scan(str(tmp_path / "missing"))
+        tiny_model("scan", visual=str(tmp_path / "missing"))
     with pytest.raises(DarlaError, match="varying_factor 7 out of range"):
-        make_dcign().loss(torch.rand(2, 3, SIZE, SIZE), varying_factor=7)
-
-
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        (["vision=dcign", "vision.model.latents_per_factor=0"], "latents_per_factor must be"),
-        (["vision=dcign", "+vision.model.latent_dim=8"], "dcign has no latent_dim"),
-        (["vision=dcign", "vision.model.factor_names=[a,b]"], "do not match the factor dataset"),
-        (["vision=scan", "vision.model.lambda_=-1"], "lambda_ must be a number >= 0"),
-        (["vision=scan", "vision.model.label_dropout=1.5"], "label_dropout must be in [0, 1)"),
-        (["vision=scan", "vision.visual.model.beta=-1"], "beta must be a number >= 0"),
-        (["vision=scan", "visual_run=/nonexistent/run"], "visual_run /nonexistent/run has no"),
-        (["vision=dcign", "data.dataset=mnist"], "unknown data.dataset 'mnist'"),
-    ],
-)
-def test_darla_see_rejects_bad_values_in_one_line(overrides, message, tmp_path, capsys) -> None:
-    code = main(["see", f"runs_root={tmp_path}", *overrides])
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and err.startswith("darla: error:") and "\n" not in err
-    assert message in err
-    assert not (tmp_path / "see").exists() and not (tmp_path / "data").exists()
+        tiny_model("dcign").loss(torch.rand(2, 3, SIZE, SIZE), varying_factor=7)
 
 
 # --- data.dataset=shapes ----------------------------------------------------------------------
@@ -501,47 +384,17 @@ def test_shapes_frames_are_distinct_scenes_stored_like_a_collection(tmp_path) ->
 # --- the rest of the pipeline -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["dcign", "scan"])
-def test_act_takes_the_latent_mean_as_a_frozen_representation(name, tmp_path) -> None:
-    from act_fixtures import act_config
-
-    from darla.stages.act import run_act
-
-    model = make_dcign() if name == "dcign" else make_scan()
-    run = tmp_path / "see" / f"{name}-test"
-    save_model(model, run)
-    write_manifest(run, stage="see", config={"vision": {"name": name}}, inputs={})
-    result = run_act(act_config(tmp_path, "frozen", vision=run, steps=40), progress=False)
-    assert result.finished and result.run_dir.name.startswith(f"frozen_{name}-ppo-")
-
-
-@pytest.fixture(scope="module")
-def smoke_root(tmp_path_factory):
-    """One runs root for the smoke runs, so frames (and SCAN's visual model) are reused."""
-    return tmp_path_factory.mktemp("smoke_runs")
-
-
-SMOKE = ["experiment=smoke", "metrics.names=[mig]", "train.threads=1"]
+SMOKE = ["metrics.names=[mig]", "train.threads=1"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dataset", ["env", "shapes"])
 def test_smoke_see_trains_dcign_on_clamped_batches(dataset, smoke_root) -> None:
-    import yaml
-
-    from darla.config import compose
-    from darla.manifest import is_finished
-    from darla.stages.see import run_see, see_run_dir
-
-    overrides = ["vision=dcign", f"data.dataset={dataset}", f"runs_root={smoke_root}", *SMOKE]
-    cfg = compose("see", overrides)
-    run = run_see(cfg, progress=False).run_dir
-    assert is_finished(run) and see_run_dir(cfg) == run
-    for artifact in ("model.safetensors", "metrics.json", "recon.png", "traversals.png"):
+    smoke = smoke_see(smoke_root, "dcign", f"data.dataset={dataset}", *SMOKE)
+    run, summary, model = smoke.run, smoke.summary, smoke.model
+    for artifact in ("metrics.json", "recon.png", "traversals.png"):
         assert (run / artifact).is_file(), artifact
-    summary = yaml.safe_load((run / "train_summary.yaml").read_text())
-    assert all(math.isfinite(v) for v in summary.values()) and "invariance" in summary
-    model = load_model(run)
+    assert "invariance" in summary
     names = SHAPE_NAMES if dataset == "shapes" else envs.make_factor_dataset().factor_names
     assert model.config["factor_names"] == list(names)
     assert model.latent_dim == 3 * len(names)
@@ -551,21 +404,15 @@ def test_smoke_see_trains_dcign_on_clamped_batches(dataset, smoke_root) -> None:
 def test_smoke_see_trains_scan_on_its_visual_run_and_scores_img2sym(smoke_root, capsys) -> None:
     import json
 
-    from darla.config import compose
-    from darla.manifest import is_finished
-    from darla.stages.see import run_see, see_run_dir
-
-    cfg = compose("see", ["vision=scan", f"runs_root={smoke_root}", *SMOKE])
-    run = run_see(cfg, progress=False).run_dir
+    smoke = smoke_see(smoke_root, "scan", *SMOKE)
+    run, model = smoke.run, smoke.model
     out = capsys.readouterr().out
-    assert is_finished(run) and see_run_dir(cfg) == run
     assert "scan img2sym accuracy on A_room2" in out
     accuracy = json.loads((run / "scan_accuracy.json").read_text())
     assert set(accuracy["domains"]) == set(envs.target_domains())
     assert set(accuracy["overall"]) == {*envs.factor_vocabulary(), "mean"}
     for artifact in ("metrics.json", "recon.png", "traversals.png", "sym2img.png"):
         assert (run / artifact).is_file(), artifact
-    model = load_model(run)
     visual_run = next((smoke_root / "see").glob("darla-*"))
     visual = load_model(visual_run)
     frames = np.zeros((2, 64, 64, 3), np.uint8)
@@ -575,6 +422,5 @@ def test_smoke_see_trains_scan_on_its_visual_run_and_scores_img2sym(smoke_root, 
     described = model.img2sym(frames[:1])[0]
     assert set(described) == set(envs.factor_vocabulary())
     # the same visual model given as visual_run: the same run, reused
-    again = ["vision=scan", f"visual_run={visual_run}", f"runs_root={smoke_root}", *SMOKE]
-    result = run_see(compose("see", again), progress=False)
-    assert result.reused and result.run_dir == run
+    again = smoke_see(smoke_root, "scan", f"visual_run={visual_run}", *SMOKE)
+    assert again.reused and again.run == run

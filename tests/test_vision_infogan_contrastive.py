@@ -1,8 +1,10 @@
-"""InfoGAN and the SimCLR-style contrastive encoder: losses, augmentations, save/load, resume.
+"""InfoGAN and the SimCLR-style contrastive encoder: losses, augmentations, errors, smoke runs.
 
 NT-Xent is checked against values worked out by hand; the augmentations against what they
 promise (same views for the same seed, a shift that is exactly a whole-pixel translation, no
 flip unless asked); InfoGAN's two optimizers each against the gradient of its own loss only.
+Save/load and act (test_vision_save_load.py) and exact resume (test_see_training.py) are tested
+for every model in one place.
 """
 
 from __future__ import annotations
@@ -12,53 +14,20 @@ import math
 import numpy as np
 import pytest
 import torch
+from vision_models import SIZE, shapes_data, smoke_see, tiny_model
+from vision_models import smoke_root as smoke_root  # the fixture: one runs root per module
 
-import envs
-from darla.cli import main
 from darla.errors import DarlaError
-from darla.stages.vision_trainer import TrainSettings, latest_checkpoint, train_vision
-from darla.vision import (
-    Augmentations,
-    augment,
-    build_model,
-    images_to_tensor,
-    load_model,
-    nt_xent,
-    save_model,
-)
+from darla.vision import Augmentations, augment, build_model, images_to_tensor, nt_xent
 
-SIZE = 32
-MODELS = {
-    "infogan": {
-        "noise_dim": 8,
-        "continuous_dim": 3,
-        "categorical_dims": [4],
-        "hidden_dim": 32,
-        "lambda_cont": 1.0,
-    },
-    "contrastive": {
-        "latent_dim": 4,
-        "hidden_dim": 32,
-        "projection_dim": 8,
-        "projection_hidden_dim": 16,
-    },
-}
-SETTINGS = TrainSettings(
-    steps=6, batch_size=8, lr=1e-3, checkpoint_every=3, log_every=2, image_every=3, val_batches=1
-)
+MODELS = ["contrastive", "infogan"]
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def make(name: str, seed: int = 0, **overrides):
-    torch.manual_seed(seed)
-    return build_model(name, image_size=SIZE, **{**MODELS[name], **overrides})
-
-
 @pytest.fixture(scope="module")
 def frames() -> np.ndarray:
-    data = envs.Shapes2D(image_size=SIZE)
-    return data.render(data.sample_factors(64, np.random.default_rng(0)))
+    return shapes_data(64)[0]
 
 
 def _fit(model, x, steps: int, lr: float = 1e-3, seed: int = 0) -> list[dict[str, float]]:
@@ -77,7 +46,7 @@ def _fit(model, x, steps: int, lr: float = 1e-3, seed: int = 0) -> list[dict[str
 
 
 def test_infogan_info_loss_decreases_while_the_gan_terms_stay_finite(frames) -> None:
-    history = _fit(make("infogan"), images_to_tensor(frames[:16]), steps=80)
+    history = _fit(tiny_model("infogan"), images_to_tensor(frames[:16]), steps=80)
     info = [
         h["info_loss"] for h in history
     ]  # Q's bound on I(c; G(z, c)); the GAN terms need not fall
@@ -87,7 +56,7 @@ def test_infogan_info_loss_decreases_while_the_gan_terms_stay_finite(frames) -> 
 
 
 def test_contrastive_loss_decreases_on_a_fixed_batch(frames) -> None:
-    history = _fit(make("contrastive"), images_to_tensor(frames[:16]), steps=80)
+    history = _fit(tiny_model("contrastive"), images_to_tensor(frames[:16]), steps=80)
     loss = [h["loss"] for h in history]
     assert loss[0] == pytest.approx(math.log(31), abs=0.05)  # untrained: all 31 others alike
     assert np.mean(loss[-10:]) < 0.85 * loss[0], loss[::10]
@@ -204,11 +173,12 @@ def test_flip_only_when_asked(frames) -> None:
     is_same = [torch.allclose(f, i, atol=1e-5) for f, i in zip(flipped, x, strict=True)]
     assert all(a or b for a, b in zip(is_flipped, is_same, strict=True))
     assert any(is_flipped) and any(is_same)
-    assert not make("contrastive").augmentations.horizontal_flip  # left/right matters to agents
+    # left/right matters to agents
+    assert not tiny_model("contrastive").augmentations.horizontal_flip
 
 
 def test_the_two_views_of_a_frame_differ(frames) -> None:
-    model = make("contrastive")
+    model = tiny_model("contrastive")
     x = images_to_tensor(frames[:4])
     v1, v2 = model.views(x, torch.Generator().manual_seed(0))
     assert not torch.equal(v1, v2)
@@ -217,16 +187,16 @@ def test_the_two_views_of_a_frame_differ(frames) -> None:
 # --- the interface: codes, decoders, optimizers ----------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", MODELS)
 def test_latent_mean_shape_and_dtype(name, frames) -> None:
-    model = make(name)
+    model = tiny_model(name)
     mu = model.latent_mean(frames[:10], batch_size=4)
     assert mu.shape == (10, model.latent_dim) and mu.dtype == np.float32
     assert np.isfinite(mu).all()
 
 
 def test_infogan_code_layout_is_continuous_means_then_category_probabilities(frames) -> None:
-    model = make("infogan", continuous_dim=2, categorical_dims=[3, 4])
+    model = tiny_model("infogan", continuous_dim=2, categorical_dims=[3, 4])
     assert model.latent_dim == 2 + 3 + 4
     mu = model.latent_mean(frames[:8])
     np.testing.assert_allclose(mu[:, 2:5].sum(axis=1), 1.0, rtol=1e-5)
@@ -247,8 +217,8 @@ def test_infogan_code_layout_is_continuous_means_then_category_probabilities(fra
 
 
 def test_contrastive_is_not_generative_and_says_so_in_one_line(frames) -> None:
-    model = make("contrastive")
-    assert model.generative is False and make("infogan").generative is True
+    model = tiny_model("contrastive")
+    assert model.generative is False and tiny_model("infogan").generative is True
     assert build_model("beta_vae", image_size=SIZE).generative is True  # the default
     x = images_to_tensor(frames[:2])
     for call in (lambda: model.decode(torch.zeros(2, 4)), lambda: model.reconstruct(x)):
@@ -260,7 +230,7 @@ def test_contrastive_is_not_generative_and_says_so_in_one_line(frames) -> None:
 
 
 def test_infogan_optimizers_split_generator_and_q_from_the_discriminator() -> None:
-    model = make("infogan", discriminator_lr=5e-4)
+    model = tiny_model("infogan", discriminator_lr=5e-4)
     optimizers = model.make_optimizers(1e-3)
     ids = {
         name: {id(p) for group in opt.param_groups for p in group["params"]}
@@ -277,7 +247,7 @@ def test_infogan_optimizers_split_generator_and_q_from_the_discriminator() -> No
 def test_infogan_each_optimizer_steps_on_its_own_loss_only(frames) -> None:
     """Adam's first step moves each weight by −lr·sign(gradient): compare with the gradient of
     ``loss`` for G and Q and of ``discriminator_loss`` for D (each alone, not their sum)."""
-    model = make("infogan")
+    model = tiny_model("infogan")
     optimizers = model.make_optimizers(1e-3)
     terms = model.loss(images_to_tensor(frames[:8]), generator=torch.Generator().manual_seed(0))
     expected = {}
@@ -296,70 +266,19 @@ def test_infogan_each_optimizer_steps_on_its_own_loss_only(frames) -> None:
 
 
 def test_infogan_refuses_a_diverged_discriminator() -> None:
-    model = make("infogan")
+    model = tiny_model("infogan")
     terms = model.loss(torch.rand(4, 3, SIZE, SIZE))
     terms["discriminator_loss"] = terms["discriminator_loss"] * float("nan")
     with pytest.raises(DarlaError, match="discriminator loss became nan"):
         model.step_optimizers(terms, model.make_optimizers(1e-3))
 
 
-# --- configuration errors ---------------------------------------------------------------------
+# --- errors (bad options, for every model: test_vision_options.py) ----------------------------
 
 
-@pytest.mark.parametrize(
-    ("name", "options", "message"),
-    [
-        ("contrastive", {"temperature": 0.0}, "temperature must be a number > 0"),
-        ("contrastive", {"temperature": -0.5}, "temperature must be a number > 0"),
-        ("contrastive", {"temperature": float("nan")}, "temperature must be a number > 0"),
-        ("contrastive", {"crop_scale": [0.9, 0.5]}, "crop_scale must satisfy"),
-        ("contrastive", {"crop_scale": [0.5]}, "crop_scale must be two numbers"),
-        ("contrastive", {"shift_pad": -1}, "shift_pad must be an integer >= 0"),
-        ("contrastive", {"jitter": 1.5}, "jitter must be in"),
-        ("contrastive", {"projection_dim": 0}, "projection_dim must be a positive integer"),
-        ("contrastive", {"beta": 4.0}, "contrastive has no beta"),
-        ("infogan", {"lambda_cat": -1.0}, "lambda_cat must be a number >= 0"),
-        ("infogan", {"lambda_cont": float("nan")}, "lambda_cont must be a number >= 0"),
-        ("infogan", {"continuous_dim": 0, "categorical_dims": []}, "needs at least one code"),
-        ("infogan", {"continuous_dim": -1}, "continuous_dim must be an integer >= 0"),
-        ("infogan", {"categorical_dims": [1]}, "categorical_dims must be category counts >= 2"),
-        ("infogan", {"noise_dim": 0}, "noise_dim must be a positive integer"),
-        ("infogan", {"real_label": 0.3}, "real_label must be in"),
-        ("infogan", {"discriminator_lr": 0.0}, "discriminator_lr must be a positive number"),
-        ("infogan", {"betas": [0.5]}, "betas must be two numbers"),
-        ("infogan", {"beta": 4.0}, "infogan has no beta"),
-        ("infogan", {"latent_dim": 8}, "infogan has no latent_dim"),
-    ],
-)
-def test_bad_values_fail_at_build_time_in_one_line(name, options, message) -> None:
-    with pytest.raises(DarlaError, match=message) as error:
-        make(name, **options)
-    assert "\n" not in str(error.value)
-
-
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        (["vision=contrastive", "vision.model.temperature=0"], "temperature must be a number > 0"),
-        (["vision=contrastive", "beta=4"], "contrastive has no beta"),
-        (
-            ["vision=infogan", "vision.model.continuous_dim=0", "vision.model.categorical_dims=[]"],
-            "needs at least one code",
-        ),
-        (["vision=infogan", "vision.model.lambda_cat=-1"], "lambda_cat must be a number >= 0"),
-    ],
-)
-def test_darla_see_rejects_bad_values_in_one_line(overrides, message, tmp_path, capsys) -> None:
-    code = main(["see", f"runs_root={tmp_path}", *overrides])
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and err.startswith("darla: error:") and "\n" not in err
-    assert message in err
-    assert not (tmp_path / "see").exists()
-
-
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", MODELS)
 def test_a_training_batch_of_one_frame_is_refused_in_one_line(name) -> None:
-    model = make(name)
+    model = tiny_model(name)
     with pytest.raises(DarlaError, match="at least 2 frames per training batch") as error:
         model.loss(torch.rand(1, 3, SIZE, SIZE))
     assert "\n" not in str(error.value)
@@ -367,115 +286,19 @@ def test_a_training_batch_of_one_frame_is_refused_in_one_line(name) -> None:
     assert torch.isfinite(model.loss(torch.rand(1, 3, SIZE, SIZE))["loss"])
 
 
-# --- save, load, resume -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_save_load_gives_identical_latent_mean(name, frames, tmp_path) -> None:
-    model = make(name)
-    _fit(model, images_to_tensor(frames[:8]), steps=2)  # moves BN statistics and SN vectors too
-    with torch.no_grad():  # off the initialisation, so a silent re-init could not pass
-        for p in model.parameters():
-            p.add_(0.01 * torch.randn_like(p))
-    save_model(model, tmp_path)
-    loaded = load_model(tmp_path)
-    assert type(loaded) is type(model) and loaded.config == model.config
-    assert np.array_equal(loaded.latent_mean(frames), model.latent_mean(frames))
-    model.eval()
-    x = images_to_tensor(frames[:8])
-    g = torch.Generator
-    torch.testing.assert_close(
-        loaded.loss(x, generator=g().manual_seed(0))["loss"],
-        model.loss(x, generator=g().manual_seed(0))["loss"],
-        rtol=0,
-        atol=0,
-    )
-
-
-class Interrupt(Exception):
-    pass
-
-
-def _train(name, frames, run_dir, stop_at=None):
-    """Train ``name`` for SETTINGS.steps, raising Interrupt after step ``stop_at``."""
-    model = make(name)
-
-    def interrupt(done, _terms):
-        if done == stop_at:
-            raise Interrupt
-
-    train_vision(
-        model, frames, np.arange(48), np.arange(48, 64), SETTINGS, run_dir, seed=3,
-        progress=False, callbacks=[interrupt],
-    )  # fmt: skip
-    return model
-
-
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_resume_after_interruption_equals_an_uninterrupted_run(name, frames, tmp_path) -> None:
-    """InfoGAN: both Adam states, batch norm statistics and spectral norm's power-iteration
-    vectors; contrastive: the augmentations, drawn from the trainer's per-step seed."""
-    reference = _train(name, frames, tmp_path / "whole")
-    with pytest.raises(Interrupt):
-        _train(name, frames, tmp_path / "killed", stop_at=4)
-    checkpoint = latest_checkpoint(tmp_path / "killed")
-    assert checkpoint.name == "step_00000003.pt"
-    saved = torch.load(checkpoint, weights_only=True)["optimizers"]
-    assert set(saved) == ({"model", "discriminator"} if name == "infogan" else {"model"})
-    resumed = _train(name, frames, tmp_path / "killed")
-    for (key, a), (_, b) in zip(
-        reference.state_dict().items(), resumed.state_dict().items(), strict=True
-    ):
-        assert torch.equal(a, b), key
-
-
 # --- the rest of the pipeline -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_act_takes_a_saved_run_as_a_frozen_representation(name, tmp_path) -> None:
-    from act_fixtures import act_config
-
-    from darla.manifest import write_manifest
-    from darla.stages.act import run_act
-
-    run = tmp_path / "see" / f"{name}-test"
-    run.mkdir(parents=True)
-    save_model(make(name), run)
-    write_manifest(run, stage="see", config={"vision": {"name": name}}, inputs={})
-    result = run_act(act_config(tmp_path, "frozen", vision=run, steps=40), progress=False)
-    assert result.finished and result.run_dir.name.startswith(f"frozen_{name}-ppo-")
-
-
-@pytest.fixture(scope="module")
-def smoke_root(tmp_path_factory):
-    """One runs root for the smoke runs, so the frames are collected once and reused."""
-    return tmp_path_factory.mktemp("smoke_runs")
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", MODELS)
 def test_smoke_see_trains_scores_and_saves_each_model(name, smoke_root) -> None:
-    import yaml
-
-    from darla.config import compose
-    from darla.manifest import is_finished
     from darla.stages.score import score_run
-    from darla.stages.see import run_see
 
     # Scored once, by `darla metrics RUN` below: the metrics are the same code for every model.
-    overrides = [f"vision={name}", "experiment=smoke", f"runs_root={smoke_root}"]
-    cfg = compose("see", [*overrides, "metrics.enabled=false"])
-    result = run_see(cfg, progress=False)
-    run = result.run_dir
-    assert run.name.startswith(f"{name}-") and is_finished(run)
-    assert (run / "model.safetensors").is_file()
+    smoke = smoke_see(smoke_root, name, "metrics.enabled=false")
+    run, summary = smoke.run, smoke.summary
     for grid in ("recon.png", "traversals.png"):  # a model without a decoder has no grids
         assert (run / grid).is_file() == (name == "infogan"), grid
-    summary = yaml.safe_load((run / "train_summary.yaml").read_text())
-    assert all(math.isfinite(v) for v in summary.values())
-    model = load_model(run)
-    assert model.config["name"] == name
     if name == "infogan":
         assert {"discriminator_loss", "info_loss", "generator_loss", "d_real"} <= set(summary)
     else:

@@ -1,4 +1,5 @@
-"""save_model -> load_model restores the exact vision module from one safetensors file."""
+"""save_model -> load_model restores the exact vision module from one safetensors file, for every
+registered model; a saved run of each newer model is a frozen representation for `darla act`."""
 
 from __future__ import annotations
 
@@ -7,52 +8,64 @@ import json
 import numpy as np
 import pytest
 import torch
+from act_fixtures import FROZEN_VISION, act_config
 from safetensors import safe_open
 from safetensors.torch import save_file
+from vision_models import assert_same_state, loss_inputs, see_run, shapes_data, tiny_model
 
 from darla.errors import DarlaError
-from darla.vision import WEIGHTS_NAME, VisionModel, build_model, load_model, read_config, save_model
+from darla.vision import (
+    WEIGHTS_NAME,
+    images_to_tensor,
+    load_model,
+    model_names,
+    read_config,
+    save_model,
+)
 
-SIZE = 32
-
-
-def make(name: str) -> VisionModel:
-    torch.manual_seed(0)
-    if name == "darla":
-        return build_model("darla", dae=build_model("dae", image_size=SIZE), latent_dim=8)
-    return build_model(name, image_size=SIZE)
-
-
-def frames(n: int = 6) -> np.ndarray:
-    return np.random.default_rng(0).integers(0, 256, (n, SIZE, SIZE, 3), dtype=np.uint8)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.mark.parametrize("name", ["dae", "darla", "beta_vae", "vae"])
-def test_save_load_gives_bit_identical_latent_mean(tmp_path, name: str) -> None:
-    model = make(name)
-    # Move the weights off their initialisation so a silent re-init could not pass.
+@pytest.mark.parametrize("name", model_names())
+def test_save_load_restores_every_tensor_and_gives_identical_latent_mean(tmp_path, name) -> None:
+    frames, factors = shapes_data(64)
+    model = tiny_model(name).eval()
+    # Every tensor off its initialisation (weights, batch norm statistics, spectral norm's vectors,
+    # a frozen DAE or visual model), so a silent re-init or a tensor left unsaved could not pass.
     with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.01 * torch.randn_like(p))
+        for tensor in model.tensors_to_save().values():
+            if tensor.is_floating_point():
+                tensor.add_(0.01 * torch.randn_like(tensor))
     path = save_model(model, tmp_path / "run")
     assert path == tmp_path / "run" / WEIGHTS_NAME
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [WEIGHTS_NAME]  # no temp left
     loaded = load_model(tmp_path / "run")
     assert type(loaded) is type(model) and loaded.config == model.config
     assert not loaded.training
-    assert np.array_equal(loaded.latent_mean(frames()), model.latent_mean(frames()))
-    x = torch.rand(3, 3, SIZE, SIZE)
+    assert_same_state(loaded.tensors_to_save(), model.tensors_to_save())
+    assert np.array_equal(loaded.latent_mean(frames), model.latent_mean(frames))
+    x, extra = images_to_tensor(frames[:8]), loss_inputs(name, factors[:8])
     g = torch.Generator
     torch.testing.assert_close(
-        loaded.loss(x, generator=g().manual_seed(0))["loss"],
-        model.loss(x, generator=g().manual_seed(0))["loss"],
+        loaded.loss(x, generator=g().manual_seed(0), **extra)["loss"],
+        model.loss(x, generator=g().manual_seed(0), **extra)["loss"],
         rtol=0,
         atol=0,
     )
 
 
+# The models that came before these have theirs in test_agents_frozen.py.
+@pytest.mark.parametrize("name", [n for n in model_names() if n not in FROZEN_VISION])
+def test_act_takes_a_saved_run_as_a_frozen_representation(name, tmp_path) -> None:
+    from darla.stages.act import run_act
+
+    run = see_run(tmp_path, tiny_model(name))
+    result = run_act(act_config(tmp_path, "frozen", vision=run, steps=40), progress=False)
+    assert result.finished and result.run_dir.name.startswith(f"frozen_{name}-ppo-")
+
+
 def test_darla_file_holds_its_dae(tmp_path) -> None:
-    model = make("darla")
+    model = tiny_model("darla")
     with torch.no_grad():
         model.dae.bottleneck.weight.mul_(3.0)  # differs from any fresh DAE
     path = save_model(model, tmp_path / "darla.safetensors")
@@ -77,7 +90,7 @@ def test_missing_file_is_a_user_error(tmp_path) -> None:
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
 def test_corrupt_file_is_a_user_error(tmp_path, damage: str) -> None:
-    path = save_model(make("vae"), tmp_path)
+    path = save_model(tiny_model("vae"), tmp_path)
     blob = path.read_bytes()
     data = {"garbage": b"not a model at all", "truncated": blob[: len(blob) // 2], "empty": b""}
     path.write_bytes(data[damage])
@@ -94,7 +107,7 @@ def test_foreign_safetensors_file_is_a_user_error(tmp_path) -> None:
 
 
 def test_weights_that_do_not_fit_the_config_are_a_user_error(tmp_path) -> None:
-    path = save_model(make("vae"), tmp_path)
+    path = save_model(tiny_model("vae"), tmp_path)
     with safe_open(path, framework="pt") as f:
         meta = f.metadata()
         tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
@@ -107,7 +120,7 @@ def test_weights_that_do_not_fit_the_config_are_a_user_error(tmp_path) -> None:
 
 
 def test_load_to_auto_device(tmp_path) -> None:
-    save_model(make("beta_vae"), tmp_path)
+    save_model(tiny_model("beta_vae"), tmp_path)
     model = load_model(tmp_path, device="auto")
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert model.device.type == expected

@@ -1,8 +1,10 @@
-"""AnnealedVAE, FactorVAE and β-TCVAE: losses, their known pitfalls, save/load and exact resume.
+"""AnnealedVAE, FactorVAE and β-TCVAE: losses, their known pitfalls, errors and smoke runs.
 
 The pitfalls each have a regression test: FactorVAE permuting within a sample instead of across
 the batch, β-TCVAE weighting per-dimension pieces before the sum over latents (and the reference
-code's MSS weight matrix), and a capacity schedule that a resumed run would not reproduce.
+code's MSS weight matrix), and a capacity schedule that a resumed run would not reproduce (exact
+resume, save/load and act are tested for every model in test_see_training.py and
+test_vision_save_load.py).
 """
 
 from __future__ import annotations
@@ -13,50 +15,34 @@ import numpy as np
 import pytest
 import torch
 from torch.distributions import Normal
+from vision_models import SETTINGS, SIZE, shapes_data, smoke_see, tiny_model
+from vision_models import smoke_root as smoke_root  # the fixture: one runs root per module
 
-import envs
-from darla.cli import main
 from darla.errors import DarlaError
-from darla.stages.vision_trainer import TrainSettings, latest_checkpoint, train_vision
-from darla.vision import build_model, images_to_tensor, load_model, save_model, tc_decomposition
+from darla.stages.vision_trainer import train_vision
+from darla.vision import images_to_tensor, tc_decomposition
 from darla.vision.annealed_vae import capacity_at
 from darla.vision.factor_vae import permute_dims
 from darla.vision.losses import log_importance_weights, reparameterize
 
-SIZE = 32
-TINY = {"image_size": SIZE, "latent_dim": 4, "hidden_dim": 32}
-# Small enough for a 2-core CPU; the schedule and estimators still do something in a few steps.
-MODELS = {
-    "annealed_vae": {"capacity_max": 5.0, "capacity_start": 1, "capacity_end": 4},
-    "factor_vae": {"discriminator_width": 32, "discriminator_layers": 2},
-    "beta_tcvae": {"dataset_size": 64},
-}
-SETTINGS = TrainSettings(
-    steps=6, batch_size=8, lr=1e-3, checkpoint_every=3, log_every=2, image_every=3, val_batches=1
-)
+MODELS = ["annealed_vae", "beta_tcvae", "factor_vae"]
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def make(name: str, seed: int = 0, **overrides):
-    torch.manual_seed(seed)
-    return build_model(name, **TINY, **{**MODELS.get(name, {}), **overrides})
-
-
 @pytest.fixture(scope="module")
 def frames() -> np.ndarray:
-    data = envs.Shapes2D(image_size=SIZE)
-    return data.render(data.sample_factors(64, np.random.default_rng(0)))
+    return shapes_data(64)[0]
 
 
 # --- every model trains -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", MODELS)
 def test_loss_is_finite_and_decreases_on_a_fixed_batch(name, frames) -> None:
     # a capacity that grows within the 50 steps, and a γ for which lr 1e-3 does not overshoot
     grows = {"gamma": 100.0, "capacity_start": 10, "capacity_end": 40}
-    model = make(name, **(grows if name == "annealed_vae" else {}))
+    model = tiny_model(name, **(grows if name == "annealed_vae" else {}))
     optimizers = model.make_optimizers(1e-3)
     x = images_to_tensor(frames[:16])
     generator = torch.Generator().manual_seed(0)
@@ -71,7 +57,7 @@ def test_loss_is_finite_and_decreases_on_a_fixed_batch(name, frames) -> None:
 
 
 def test_trainer_passes_each_step_to_the_model(frames, tmp_path) -> None:
-    model = make("annealed_vae")
+    model = tiny_model("annealed_vae")
     seen = []
     model.set_step = seen.append
     train_vision(
@@ -85,9 +71,7 @@ def test_trainer_passes_each_step_to_the_model(frames, tmp_path) -> None:
 
 
 def test_capacity_schedule_follows_the_config() -> None:
-    model = build_model(
-        "annealed_vae", **TINY, capacity_max=10.0, capacity_start=100, capacity_end=300
-    )
+    model = tiny_model("annealed_vae", capacity_max=10.0, capacity_start=100, capacity_end=300)
     expected = {0: 0.0, 100: 0.0, 150: 2.5, 200: 5.0, 299: 9.95, 300: 10.0, 10_000: 10.0}
     for step, capacity in expected.items():
         model.set_step(step)
@@ -96,7 +80,7 @@ def test_capacity_schedule_follows_the_config() -> None:
 
 
 def test_annealed_loss_is_gamma_times_distance_of_kl_from_capacity() -> None:
-    model = make("annealed_vae", gamma=7.0)
+    model = tiny_model("annealed_vae", gamma=7.0)
     model.set_step(3)  # C = 5 * (3 - 1) / (4 - 1)
     x = torch.rand(4, 3, SIZE, SIZE)
     terms = model.loss(x, generator=torch.Generator().manual_seed(0))
@@ -125,7 +109,7 @@ def test_permute_dims_shuffles_each_dimension_across_the_batch() -> None:
 def test_discriminator_finds_the_total_correlation_of_dependent_latents() -> None:
     """With z_1 = z_2, D learns to spot permuted samples and the TC estimate turns positive
     (a swapped label convention would make it negative)."""
-    model = make("factor_vae", discriminator_lr=1e-3)
+    model = tiny_model("factor_vae", discriminator_lr=1e-3)
     g = torch.Generator().manual_seed(0)
     shared = torch.randn(64, 1, generator=g)
     mu = torch.cat([shared, shared, torch.randn(64, 2, generator=g)], dim=1)
@@ -140,7 +124,7 @@ def test_discriminator_finds_the_total_correlation_of_dependent_latents() -> Non
 
 
 def test_factor_vae_optimizer_leaves_the_discriminator_to_its_own() -> None:
-    model = make("factor_vae")
+    model = tiny_model("factor_vae")
     optimizers = model.make_optimizers(1e-3)
     vae = {id(p) for group in optimizers["model"].param_groups for p in group["params"]}
     disc = {id(p) for group in optimizers["discriminator"].param_groups for p in group["params"]}
@@ -225,7 +209,7 @@ def test_collapsed_posteriors_give_zero_terms_with_mss_and_log_n_offsets_with_mw
 
 
 def _tcvae_terms(**weights):
-    model = make("beta_tcvae", **weights).double()
+    model = tiny_model("beta_tcvae", **weights).double()
     x = torch.rand(16, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1)).double()
     return model, x, model.loss(x, generator=torch.Generator().manual_seed(0))
 
@@ -251,34 +235,12 @@ def test_tcvae_weights_apply_to_whole_terms_after_the_sum_over_latents() -> None
 
 
 def test_tcvae_without_a_dataset_size_says_what_to_pass() -> None:
-    model = make("beta_tcvae", dataset_size=None)
+    model = tiny_model("beta_tcvae", dataset_size=None)
     with pytest.raises(DarlaError, match="needs dataset_size"):
         model.loss(torch.rand(2, 3, SIZE, SIZE))
 
 
-# --- configuration errors ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("name", "options", "message"),
-    [
-        ("annealed_vae", {"gamma": -1.0}, "gamma must be a number >= 0"),
-        ("annealed_vae", {"capacity_max": -5.0}, "capacity_max must be a number >= 0"),
-        ("annealed_vae", {"capacity_start": 9}, "capacity_end 4 is before capacity_start 9"),
-        ("annealed_vae", {"beta": 4.0}, "annealed_vae has no beta"),
-        ("factor_vae", {"gamma": float("nan")}, "gamma must be a number >= 0"),
-        ("factor_vae", {"beta": 4.0}, "factor_vae has no beta"),
-        ("factor_vae", {"discriminator_betas": [0.5]}, "discriminator_betas must be two"),
-        ("beta_tcvae", {"estimator": "kde"}, "unknown estimator 'kde'"),
-        ("beta_tcvae", {"alpha": -1.0}, "alpha must be a number >= 0"),
-        ("beta_tcvae", {"beta": -1.0}, "beta must be a number >= 0"),
-        ("beta_tcvae", {"dataset_size": 0}, "dataset_size must be a positive integer"),
-    ],
-)
-def test_bad_values_fail_at_build_time_in_one_line(name, options, message) -> None:
-    with pytest.raises(DarlaError, match=message) as error:
-        make(name, **options)
-    assert "\n" not in str(error.value)
+# --- errors (bad options, for every model: test_vision_options.py) ----------------------------
 
 
 def test_mss_needs_a_dataset_at_least_as_large_as_the_batch() -> None:
@@ -286,142 +248,28 @@ def test_mss_needs_a_dataset_at_least_as_large_as_the_batch() -> None:
         log_importance_weights(batch_size=8, dataset_size=4, estimator="mss")
 
 
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        (["vision=factor_vae", "beta=4"], "factor_vae has no beta"),
-        (["vision=annealed_vae", "beta=4"], "annealed_vae has no beta"),
-        (["vision=annealed_vae", "vision.model.gamma=-1"], "gamma must be a number >= 0"),
-        (["vision=beta_tcvae", "vision.model.estimator=kde"], "unknown estimator 'kde'"),
-    ],
-)
-def test_darla_see_rejects_bad_values_in_one_line(overrides, message, tmp_path, capsys) -> None:
-    code = main(["see", f"runs_root={tmp_path}", *overrides])
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and err.startswith("darla: error:") and "\n" not in err
-    assert message in err
-    assert not (tmp_path / "see").exists()
-
-
-# --- save, load, resume -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_save_load_gives_identical_latent_mean(name, frames, tmp_path) -> None:
-    model = make(name)
-    with torch.no_grad():  # off the initialisation, so a silent re-init could not pass
-        for p in model.parameters():
-            p.add_(0.01 * torch.randn_like(p))
-    save_model(model, tmp_path)
-    loaded = load_model(tmp_path)
-    assert type(loaded) is type(model) and loaded.config == model.config
-    assert np.array_equal(loaded.latent_mean(frames), model.latent_mean(frames))
-    x = images_to_tensor(frames[:8])
-    g = torch.Generator
-    torch.testing.assert_close(
-        loaded.loss(x, generator=g().manual_seed(0))["loss"],
-        model.loss(x, generator=g().manual_seed(0))["loss"],
-        rtol=0,
-        atol=0,
-    )
-    if name == "factor_vae":  # the discriminator is saved, but encoding never uses it
-        assert any(k.startswith("discriminator.") for k in loaded.state_dict())
-        with torch.no_grad():
-            for p in loaded.discriminator.parameters():
-                p.fill_(float("nan"))
-        assert np.array_equal(loaded.latent_mean(frames), model.latent_mean(frames))
-
-
-class Interrupt(Exception):
-    pass
-
-
-def _train(name, frames, run_dir, stop_at=None):
-    """Train ``name`` for SETTINGS.steps, raising Interrupt after step ``stop_at``."""
-    model = make(name)
-
-    def interrupt(done, _terms):
-        if done == stop_at:
-            raise Interrupt
-
-    train_vision(
-        model, frames, np.arange(48), np.arange(48, 64), SETTINGS, run_dir, seed=3,
-        progress=False, callbacks=[interrupt],
-    )  # fmt: skip
-    return model
-
-
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_resume_after_interruption_equals_an_uninterrupted_run(name, frames, tmp_path) -> None:
-    reference = _train(name, frames, tmp_path / "whole")
-    with pytest.raises(Interrupt):
-        _train(name, frames, tmp_path / "killed", stop_at=4)
-    checkpoint = latest_checkpoint(tmp_path / "killed")
-    assert checkpoint.name == "step_00000003.pt"
-    saved = torch.load(checkpoint, weights_only=True)["optimizers"]
-    assert set(saved) == ({"model", "discriminator"} if name == "factor_vae" else {"model"})
-    resumed = _train(name, frames, tmp_path / "killed")
-    # the discriminator's weights too: they match only if its Adam state was restored
-    for (key, a), (_, b) in zip(
-        reference.state_dict().items(), resumed.state_dict().items(), strict=True
-    ):
-        assert torch.equal(a, b), key
-
-
-def test_a_checkpoint_with_the_older_single_optimizer_layout_still_resumes(frames, tmp_path):
-    reference = _train("beta_vae", frames, tmp_path / "whole")
-    with pytest.raises(Interrupt):
-        _train("beta_vae", frames, tmp_path / "old", stop_at=4)
-    path = latest_checkpoint(tmp_path / "old")
-    state = torch.load(path, weights_only=True)
-    state["optimizer"] = state.pop("optimizers")["model"]  # as written before `optimizers`
-    torch.save(state, path)
-    resumed = _train("beta_vae", frames, tmp_path / "old")
-    for (key, a), (_, b) in zip(
-        reference.state_dict().items(), resumed.state_dict().items(), strict=True
-    ):
-        assert torch.equal(a, b), key
-
-
 # --- the rest of the pipeline -----------------------------------------------------------------
 
 
-def test_act_takes_a_factor_vae_run_as_a_frozen_representation(tmp_path) -> None:
-    from act_fixtures import act_config, vision_run
-
-    from darla.stages.act import run_act
-
-    vision = vision_run(tmp_path, "factor_vae")  # the discriminator rides along in the file
-    result = run_act(act_config(tmp_path, "frozen", vision=vision, steps=40), progress=False)
-    assert result.finished and result.run_dir.name.startswith("frozen_factor_vae-ppo-")
-
-
-@pytest.fixture(scope="module")
-def smoke_root(tmp_path_factory):
-    """One runs root for the smoke runs, so the frames are collected once and reused."""
-    return tmp_path_factory.mktemp("smoke_runs")
+def test_factor_vae_saves_its_discriminator_but_never_encodes_with_it(frames) -> None:
+    model = tiny_model("factor_vae")
+    assert any(k.startswith("discriminator.") for k in model.tensors_to_save())
+    codes = model.latent_mean(frames)
+    with torch.no_grad():
+        for p in model.discriminator.parameters():
+            p.fill_(float("nan"))
+    assert np.array_equal(model.latent_mean(frames), codes)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", MODELS)
 def test_smoke_see_trains_scores_and_saves_each_model(name, smoke_root) -> None:
-    import yaml
-
-    from darla.config import compose
-    from darla.manifest import is_finished
     from darla.stages.score import score_run
-    from darla.stages.see import run_see
 
-    cfg = compose("see", [f"vision={name}", "experiment=smoke", f"runs_root={smoke_root}"])
-    result = run_see(cfg, progress=False)
-    run = result.run_dir
-    assert run.name.startswith(f"{name}-") and is_finished(run)
-    for artifact in ("model.safetensors", "metrics.json", "recon.png", "traversals.png"):
+    smoke = smoke_see(smoke_root, name)
+    cfg, run, summary, model = smoke.cfg, smoke.run, smoke.summary, smoke.model
+    for artifact in ("metrics.json", "recon.png", "traversals.png"):
         assert (run / artifact).is_file(), artifact
-    summary = yaml.safe_load((run / "train_summary.yaml").read_text())
-    assert all(math.isfinite(v) for v in summary.values())
-    model = load_model(run)
-    assert model.config["name"] == name
     if name == "beta_tcvae":  # N from the data: the training frames (not the held-out episodes)
         assert 0 < model.config["dataset_size"] < cfg.data.num_frames
         assert {"mi", "tc", "dim_kl"} <= set(summary)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from darla.errors import DarlaError
 from darla.vision.annealed_vae import AnnealedVAE
@@ -23,6 +23,8 @@ from darla.vision.factor_vae import FactorVAE
 from darla.vision.infogan import InfoGAN
 from darla.vision.scan import SCAN
 from darla.vision.vae import BetaVAE
+
+M = TypeVar("M", bound=VisionModel)
 
 # name -> (class, fixed config). Fixed entries are what makes the name; passing a different value
 # for one is an error rather than a silent override (``vae`` with beta=4 is a β-VAE).
@@ -96,7 +98,14 @@ def build_model(name: str, **config: Any) -> VisionModel:
             raise DarlaError(f"{name} fixes {key}={value!r}, got {config[key]!r}: {fix}")
         config[key] = value
     if name == "darla":
-        config["dae"] = _resolve_dae(config.get("dae"))
+        config["dae"] = resolve_trained(
+            config.get("dae"),
+            DenoisingAutoencoder,
+            needed_by="darla",
+            what="DAE",
+            hint="pass dae=<DenoisingAutoencoder> or the path to the DAE's model.safetensors "
+            "(train one with build_model('dae') first)",
+        )
     _check_kwargs(name, factory, config)
     model = factory(**config)
     if getattr(model, "_config", None) is None:  # a user's model that did not record its config
@@ -105,16 +114,17 @@ def build_model(name: str, **config: Any) -> VisionModel:
     return model
 
 
-def _resolve_dae(dae: Any) -> DenoisingAutoencoder:
-    """Accept a trained DAE or a path to one; refuse a bare config, which would be untrained."""
-    if isinstance(dae, (str, os.PathLike)):
+def resolve_trained(value: Any, expected: type[M], needed_by: str, what: str, hint: str) -> M:
+    """A trained model of type ``expected``: ``value`` itself, or loaded from the path to its
+    ``model.safetensors`` (or its run folder). Anything else, ``None`` included (a bare config
+    would build an untrained model), is a one-line :class:`DarlaError`:
+    ``"{needed_by} needs a trained {what}, got ...: {hint}"``.
+    """
+    if isinstance(value, (str, os.PathLike)):
         from darla.vision.serialization import load_model  # serialization imports this module
 
-        dae = load_model(dae)
-    if not isinstance(dae, DenoisingAutoencoder):
-        got = "no DAE" if dae is None else f"a {type(dae).__name__}"
-        raise DarlaError(
-            f"darla needs a trained DAE, got {got}: pass dae=<DenoisingAutoencoder> or the path "
-            "to the DAE's model.safetensors (train one with build_model('dae') first)"
-        )
-    return dae
+        value = load_model(value)
+    if not isinstance(value, expected):
+        got = f"no {what}" if value is None else f"a {type(value).__name__}"
+        raise DarlaError(f"{needed_by} needs a trained {what}, got {got}: {hint}")
+    return value

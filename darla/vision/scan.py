@@ -55,16 +55,16 @@ def gaussian_kl(
 
 def _resolve_visual(visual: Any) -> VisionModel:
     """A trained VAE-type vision model, or the path to one (a run folder or model file)."""
-    if isinstance(visual, (str, os.PathLike)):
-        from darla.vision.serialization import load_model  # serialization imports the registry
+    from darla.vision.registry import resolve_trained  # the registry imports this module
 
-        visual = load_model(visual)
-    if not isinstance(visual, VisionModel):
-        got = "no visual model" if visual is None else f"a {type(visual).__name__}"
-        raise DarlaError(
-            f"scan needs a trained visual model, got {got}: pass visual=<VisionModel> or the path "
-            "to a β-VAE / β-VAE_DAE run (`darla see vision=scan visual_run=PATH`)"
-        )
+    visual = resolve_trained(
+        visual,
+        VisionModel,
+        needed_by="scan",
+        what="visual model",
+        hint="pass visual=<VisionModel> or the path to a β-VAE / β-VAE_DAE run "
+        "(`darla see vision=scan visual_run=PATH`)",
+    )
     if isinstance(visual, SCAN):
         raise DarlaError("scan's visual model cannot itself be a scan model: use its visual run")
     size = visual.config.get("image_size")
