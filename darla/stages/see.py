@@ -71,7 +71,17 @@ class SeeResult:
 def run_see(cfg: Any, *, progress: bool = True) -> SeeResult:
     """Run stage 1 for a composed ``see`` config; returns the vision run folder."""
     cfg = to_plain(cfg)
+    # torch's thread count is process-wide: restore it, so a caller (a test, a notebook, a
+    # pipeline running act next) keeps its own
+    previous = torch.get_num_threads()
     torch.set_num_threads(int(cfg["train"]["threads"]))
+    try:
+        return _run_see(cfg, progress)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run_see(cfg: dict[str, Any], progress: bool) -> SeeResult:
     vision = cfg["vision"]
     name = vision["name"]
     model_kwargs = complete_model_kwargs(
