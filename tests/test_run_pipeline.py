@@ -97,9 +97,15 @@ def _assert_sweep(root: Path, proc: subprocess.CompletedProcess, jobs: int) -> N
     for outcome in outcomes:
         assert all(is_finished(Path(o["run_dir"])) for o in outcome["outcomes"])
         assert Path(outcome["report_html"]).is_file()
-    last = proc.stdout.strip().splitlines()[-1]
-    assert last.startswith("report: ") and str(root / "report") in last  # the merged report
-    merged = json.loads((Path(last.split(" ", 1)[1]).parent / "results.json").read_text())
+    # the merged report (Ray may print its jobs' buffered output after it, so not always last)
+    merged_lines = [
+        line
+        for line in proc.stdout.splitlines()
+        if line.startswith("report: ") and str(root / "report") in line
+    ]
+    assert len(merged_lines) == 1
+    report = Path(merged_lines[0].split(" ", 1)[1])
+    merged = json.loads((report.parent / "results.json").read_text())
     assert len(merged["agents"]) == jobs
 
 
