@@ -35,6 +35,32 @@ def _domains(args: argparse.Namespace) -> None:
         print(f"contact sheet: {path}")
 
 
+# Stages whose arguments are all Hydra overrides: (command, help, description).
+HYDRA_STAGES = (
+    (
+        "see",
+        "stage 1: collect frames and train a vision module (Hydra overrides, e.g. vision=darla beta=2)",
+        "Stage 1. Arguments are Hydra overrides of configs/see.yaml, e.g. "
+        "`darla see vision=darla beta=2 seed=1`, `vision=factor_vae strength=3`, "
+        "`experiment=smoke`, `--force` to retrain, `-m` to sweep "
+        "(`darla see -m experiment=vision_sweep`: every model x strength x seed, then one table).",
+    ),
+    (
+        "act",
+        "stage 2: train an SB3 agent on a frozen vision module (Hydra overrides)",
+        "Stage 2. Hydra overrides of configs/act.yaml, e.g. `darla act representation=darla "
+        "agent=dqn seed=1`, `vision_run=PATH`, `experiment=smoke`, `--force` to retrain, `-m` to sweep.",
+    ),
+    (
+        "run",
+        "all stages for several methods and seeds, reusing every finished stage (Hydra overrides)",
+        "see -> act -> transfer in one command. Hydra overrides of configs/run.yaml, e.g. "
+        "`experiment=quickstart`, `methods=[darla,beta_vae,pixels] seeds=[0,1,2]`, "
+        "\"act_overrides=['act.total_timesteps=50000']\"; `-m` sweeps (joblib; `hydra/launcher=ray` for Ray).",
+    ),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="darla", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -53,33 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     domains.add_argument("--obs-size", type=int, default=64)
     domains.set_defaults(run=_domains)
 
-    see = commands.add_parser(
-        "see",
-        help="stage 1: collect frames and train a vision module (Hydra overrides, e.g. vision=darla beta=2)",
-        description="Stage 1. Arguments are Hydra overrides of configs/see.yaml, e.g. "
-        "`darla see vision=darla beta=2 seed=1`, `experiment=smoke`, `--force` to retrain, `-m` to sweep.",
-    )
-    see.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides")
-    see.set_defaults(run=lambda args: _hydra_stage("see", args.overrides))
-
-    act = commands.add_parser(
-        "act",
-        help="stage 2: train an SB3 agent on a frozen vision module (Hydra overrides)",
-        description="Stage 2. Hydra overrides of configs/act.yaml, e.g. `darla act representation=darla "
-        "agent=dqn seed=1`, `vision_run=PATH`, `experiment=smoke`, `--force` to retrain, `-m` to sweep.",
-    )
-    act.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides")
-    act.set_defaults(run=lambda args: _hydra_stage("act", args.overrides))
-
-    run = commands.add_parser(
-        "run",
-        help="all stages for several methods and seeds, reusing every finished stage (Hydra overrides)",
-        description="see -> act -> transfer in one command. Hydra overrides of configs/run.yaml, e.g. "
-        "`experiment=quickstart`, `methods=[darla,beta_vae,pixels] seeds=[0,1,2]`, "
-        "\"act_overrides=['act.total_timesteps=50000']\"; `-m` sweeps (joblib; `hydra/launcher=ray` for Ray).",
-    )
-    run.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides")
-    run.set_defaults(run=lambda args: _hydra_stage("run", args.overrides))
+    for stage, help_text, description in HYDRA_STAGES:
+        sub = commands.add_parser(stage, help=help_text, description=description)
+        sub.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides")
+        sub.set_defaults(run=lambda args, stage=stage: _hydra_stage(stage, args.overrides))
 
     transfer = commands.add_parser(
         "transfer",
@@ -106,9 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser(
         "report",
-        help="merge transfer runs (or folders holding them) into one comparison report",
+        help="merge transfer runs into one comparison report, or vision runs into a score table",
         description="`darla report RUN_DIR [RUN_DIR ...]`: every finished transfer run at or under "
-        "each folder (runs/transfer/<key>, runs/transfer, a sweep folder), merged into one report.",
+        "each folder (runs/transfer/<key>, runs/transfer, a sweep folder), merged into one report; "
+        "given vision runs instead (runs/see, a `darla see -m` sweep folder), one table of their "
+        "disentanglement scores per model and hyperparameter, median and range over seeds.",
     )
     report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="transfer runs or parents")
     report.add_argument("--out", metavar="DIR", help="default: runs/report/<key of the inputs>")
@@ -134,10 +139,23 @@ def _metrics(args: argparse.Namespace) -> None:
 
 def _report(args: argparse.Namespace) -> None:
     from darla.stages.report import run_report
+    from darla.stages.vision_report import find_vision_runs, run_vision_report
 
+    if find_vision_runs(args.run_dirs) and not _holds_transfer_runs(args.run_dirs):
+        run_vision_report(args.run_dirs, args.out)  # the disentanglement table of a see sweep
+        return
     run_report(
         args.run_dirs, args.out, reps=args.reps, seed=args.seed, baseline=args.baseline
     )  # prints the summary table and `report: <path>` last
+
+
+def _holds_transfer_runs(paths: Sequence[str]) -> bool:
+    from darla.stages.report import find_transfer_runs
+
+    try:
+        return bool(find_transfer_runs(paths))
+    except DarlaError:
+        return False
 
 
 def _transfer(args: argparse.Namespace) -> None:

@@ -20,7 +20,16 @@ def _stage_task(stage: str) -> Callable[[Any], Any]:
         from darla.stages.see import run_see
 
         def task(cfg: Any) -> None:
+            from hydra.core.hydra_config import HydraConfig
+            from hydra.types import RunMode
+
+            from darla.io import write_json
+
             result = run_see(cfg)
+            hydra_cfg = HydraConfig.get()
+            if hydra_cfg.mode == RunMode.MULTIRUN:  # for the sweep's closing table
+                job_dir = Path(hydra_cfg.runtime.output_dir)
+                write_json(job_dir / "outcome.json", {"vision_run": str(result.run_dir)})
             print(f"vision run: {result.run_dir}")
 
         return task

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
+import vision_models
 
 from darla.config import compose
 from darla.manifest import write_manifest
-from darla.vision import build_model, save_model
+from darla.vision import save_model
 
-SIZE = 32
+SIZE = vision_models.SIZE
 FROZEN_VISION = ("darla", "beta_vae", "vae", "dae")
 
 
 def tiny_model(name: str, seed: int = 0):
-    torch.manual_seed(seed)
-    if name == "darla":
-        dae = build_model("dae", image_size=SIZE, bottleneck_dim=8)
-        return build_model("darla", dae=dae, latent_dim=6, hidden_dim=32)
-    if name == "dae":
-        return build_model("dae", image_size=SIZE, bottleneck_dim=6)
-    return build_model(name, image_size=SIZE, latent_dim=6, hidden_dim=32)
+    """The shared tiny model (tests/vision_models.py) with 6 codes: the latent size the act tests
+    check observations against."""
+    return vision_models.tiny_model(name, seed, **{_CODE_SIZE.get(name, "latent_dim"): 6})
+
+
+_CODE_SIZE = {"dae": "bottleneck_dim"}
 
 
 def vision_run(root: Path, name: str, *, finished: bool = True, seed: int = 0) -> Path:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
-import torch
 from act_fixtures import SIZE, act_config, vision_run
 
 import envs
@@ -15,13 +12,7 @@ from darla.errors import DarlaError
 from darla.stages.act import run_act
 from darla.vision import load_model
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def frames_and_latents(vision, n: int = 4):

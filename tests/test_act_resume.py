@@ -3,8 +3,6 @@ ends: the same step count, the same buffer contents, the same weights."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -15,13 +13,7 @@ from darla.agents.callbacks import latest_checkpoint
 from darla.manifest import is_finished
 from darla.stages.act import run_act
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class StopAt(BaseCallback):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -15,13 +13,7 @@ from darla.agents import DarlaFeaturesExtractor, LatentVecEnv, make_vec_env, ran
 from darla.agents.encoders import encode_frames
 from darla.vision import load_model
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def pixel_env(n_envs: int = 2, seed: int = 0):

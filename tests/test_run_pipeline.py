@@ -76,7 +76,7 @@ def test_changed_agent_setting_reruns_act_and_transfer_only(first, capsys) -> No
 
 
 @pytest.mark.slow
-def test_run_folder_of_another_format_is_refused_not_reused(first, tmp_path) -> None:
+def test_run_folder_of_another_format_is_refused_then_forced(first, tmp_path) -> None:
     root, result = first
     copy = tmp_path / "runs"
     shutil.copytree(root, copy)
@@ -86,6 +86,9 @@ def test_run_folder_of_another_format_is_refused_not_reused(first, tmp_path) -> 
     (act_run / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(DarlaError, match=r"incompatible darla .* --force"):
         _run(copy)
+    forced = _run(copy, "force=true")  # what `darla run --force` composes: every stage again
+    assert [o.stage for o in forced.ran()] == ["see", "act", "act", "transfer"]
+    assert is_finished(act_run) and json.loads((act_run / MANIFEST).read_text())["format"] != 0
 
 
 def _assert_sweep(root: Path, proc: subprocess.CompletedProcess, jobs: int) -> None:

@@ -31,6 +31,9 @@ def darla(*args, cwd):
         (["dae_run=/nonexistent/dae"], "dae_run /nonexistent/dae has no model.safetensors"),
         (["vision=vae", "beta=4"], "vae fixes beta"),
         (["data.domains=[A_room1,C_room5]"], "unknown domain 'C_room5'"),
+        (["vision=beta_vae", "strength=6"], "use 0 to 5"),
+        (["vision=dae", "strength=0"], "vision=dae has no strength grid"),
+        (["vision=beta_vae", "beta=2", "strength=1"], "beta and strength both set"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(overrides, message, tmp_path, capsys):

@@ -3,7 +3,11 @@ registered model; a saved run of each newer model is a frozen representation for
 
 from __future__ import annotations
 
+import hashlib
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -76,7 +80,7 @@ def test_darla_file_holds_its_dae(tmp_path) -> None:
     assert all(not p.requires_grad for p in loaded.dae.parameters())
     assert not {id(p) for p in loaded.dae.parameters()} & {id(p) for p in loaded.parameters()}
     with safe_open(path, framework="pt") as f:
-        meta = f.metadata()
+        meta = json.loads(f.metadata()["darla"])
         assert any(k.startswith("frozen_dae.") for k in f.keys())  # noqa: SIM118
     config = json.loads(meta["config"])
     assert config["name"] == "darla" and config["dae"]["name"] == "dae"
@@ -109,14 +113,50 @@ def test_foreign_safetensors_file_is_a_user_error(tmp_path) -> None:
 def test_weights_that_do_not_fit_the_config_are_a_user_error(tmp_path) -> None:
     path = save_model(tiny_model("vae"), tmp_path)
     with safe_open(path, framework="pt") as f:
-        meta = f.metadata()
+        meta = json.loads(f.metadata()["darla"])
         tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
     config = json.loads(meta["config"])
     config["latent_dim"] = 3
     meta["config"] = json.dumps(config)
-    save_file(tensors, path, metadata=meta)
+    save_file(tensors, path, metadata={"darla": json.dumps(meta)})
     with pytest.raises(DarlaError, match="weights that do not fit its config"):
         load_model(path)
+
+
+def test_a_file_with_the_fields_as_separate_entries_still_loads(tmp_path) -> None:
+    """The layout before the single ``darla`` entry: runs written then stay usable."""
+    model = tiny_model("beta_vae")
+    path = save_model(model, tmp_path)
+    with safe_open(path, framework="pt") as f:
+        meta = json.loads(f.metadata()["darla"])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    save_file(tensors, path, metadata=meta)
+    assert read_config(path) == model.config
+    assert_same_state(load_model(path).state_dict(), model.state_dict())
+
+
+SAVE_IN_A_NEW_PROCESS = """
+import sys
+sys.path.insert(0, "tests")
+from vision_models import tiny_model
+from darla.vision import save_model
+save_model(tiny_model("darla", seed=3), sys.argv[1])
+"""
+
+
+def test_the_same_weights_give_the_same_bytes_in_every_process(tmp_path) -> None:
+    """Runs downstream are keyed by the file's sha256; safetensors orders a metadata map
+    differently in each process, so a file must not depend on that order."""
+    digests = set()
+    for i in range(3):
+        target = tmp_path / f"m{i}.safetensors"
+        subprocess.run(
+            [sys.executable, "-c", SAVE_IN_A_NEW_PROCESS, str(target)],
+            check=True,
+            cwd=Path(__file__).parent.parent,
+        )
+        digests.add(hashlib.sha256(target.read_bytes()).hexdigest())
+    assert len(digests) == 1
 
 
 def test_load_to_auto_device(tmp_path) -> None:

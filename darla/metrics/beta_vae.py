@@ -42,7 +42,7 @@ from darla.metrics.sampling import (
     represent_factors,
     sample_factors,
 )
-from darla.metrics.utils import check_codes, draw_seed
+from darla.metrics.utils import check_codes, default_solver_budget, draw_seed
 
 DEFAULTS: dict[str, Any] = {"batch_size": 64, "num_train": 10000, "num_eval": 5000}
 CLASSIFIER = "StandardScaler() + sklearn.linear_model.LogisticRegression()"
@@ -113,7 +113,8 @@ def beta_vae_from_features(
             "all β-VAE training points fixed the same factor; use more points (num_train)"
         )
     model = make_pipeline(StandardScaler(), LogisticRegression(random_state=draw_seed(rng)))
-    model.fit(train_features, train_labels)
+    with default_solver_budget():
+        model.fit(train_features, train_labels)
     return {
         "train_accuracy": float(np.mean(model.predict(train_features) == train_labels)),
         "eval_accuracy": float(np.mean(model.predict(eval_features) == eval_labels)),

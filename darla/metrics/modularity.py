@@ -35,6 +35,7 @@ from darla.metrics.sampling import (
 )
 from darla.metrics.utils import (
     check_train_test,
+    default_solver_budget,
     discrete_mutual_info,
     histogram_discretize,
     normalize_codes,
@@ -97,7 +98,8 @@ def explicitness_per_factor(
     num_factors = factors_train.shape[1]
     auc_train, auc_test = np.zeros(num_factors), np.zeros(num_factors)
     for k in range(num_factors):
-        classifier = LogisticRegression().fit(x_train, factors_train[:, k])
+        with default_solver_budget():
+            classifier = LogisticRegression().fit(x_train, factors_train[:, k])
         classes = classifier.classes_
         auc_train[k] = _auc(factors_train[:, k], classifier.predict_proba(x_train), classes)
         auc_test[k] = _auc(factors_test[:, k], classifier.predict_proba(x_test), classes)

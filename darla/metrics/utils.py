@@ -1,4 +1,5 @@
-"""Shared arithmetic of the metrics: input checks, the histogram discretiser, discrete MI and entropy.
+"""Shared arithmetic of the metrics: input checks, the histogram discretiser, discrete MI and entropy,
+and the classifiers' iteration budget.
 
 Conventions (sample-major, unlike disentanglement_lib's transposed ``[num_codes, num_points]``):
 ``codes`` is float ``[N, D]`` (one row per observation, one column per latent), ``factors`` is int
@@ -11,13 +12,28 @@ the base cancels.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 from darla.errors import DarlaError
 
 #: The sklearn ``random_state`` range: ints drawn from the caller's Generator keep a fixed seed
 #: reproducible without handing sklearn a global or legacy RandomState.
 _MAX_SEED = 2**31 - 1
+
+
+@contextmanager
+def default_solver_budget() -> Iterator[None]:
+    """Fit sklearn's classifiers with their default iteration budget, as disentanglement_lib did,
+    without a ConvergenceWarning per factor: the score is defined by that budget, and lbfgs on
+    weakly informative codes (the interesting case) routinely hits it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
 
 
 def draw_seed(rng: np.random.Generator) -> int:

@@ -91,6 +91,8 @@ def run_pipeline(cfg: Any, *, progress: bool = True) -> PipelineResult:
     common = [f"runs_root={_quoted(cfg['runs_root'])}"]
     if cfg.get("preset"):
         common.append(f"experiment={cfg['preset']}")
+    if cfg.get("force"):
+        common.append("force=true")
 
     # Compose every stage first: a bad override or preset fails here, before any work.
     see_cfgs = {

@@ -85,7 +85,9 @@ def _run_see(cfg: dict[str, Any], progress: bool) -> SeeResult:
     vision = cfg["vision"]
     name = vision["name"]
     model_kwargs = complete_model_kwargs(
-        name, _model_kwargs(vision, cfg.get("beta"), cfg["data"]["obs_size"]), cfg
+        name,
+        _model_kwargs(vision, cfg.get("beta"), cfg["data"]["obs_size"], cfg.get("strength")),
+        cfg,
     )
     settings = TrainSettings(**{k: v for k, v in cfg["train"].items() if k != "threads"})
     device = resolve_device(cfg["device"])
@@ -123,7 +125,7 @@ def _run_see(cfg: dict[str, Any], progress: bool) -> SeeResult:
         model_kwargs["dae"] = str(dae_file)
     if name == "scan":
         if visual_file is None:  # the see run of vision.visual on the same data and settings
-            visual_cfg = {**cfg, "vision": vision["visual"], "beta": None}
+            visual_cfg = {**cfg, "vision": vision["visual"], "beta": None, "strength": None}
             visual_file = run_see(visual_cfg, progress=progress).run_dir / WEIGHTS_NAME
         model_kwargs["visual"] = str(visual_file)
     result = _train_run(
@@ -134,7 +136,9 @@ def _run_see(cfg: dict[str, Any], progress: bool) -> SeeResult:
     return result
 
 
-def _model_kwargs(vision: dict[str, Any], beta: float | None, obs_size: int) -> dict[str, Any]:
+def _model_kwargs(
+    vision: dict[str, Any], beta: float | None, obs_size: int, strength: int | None = None
+) -> dict[str, Any]:
     kwargs = dict(vision.get("model") or {})
     kwargs["image_size"] = obs_size
     if beta is not None:
@@ -142,8 +146,34 @@ def _model_kwargs(vision: dict[str, Any], beta: float | None, obs_size: int) -> 
             raise DarlaError(
                 "beta applies to VAE-type models, not vision=dae; drop beta=... or pick vision=darla"
             )
+        if strength is not None:
+            raise DarlaError("beta and strength both set the main hyperparameter; drop one")
         kwargs["beta"] = float(beta)
+    if strength is not None:
+        knob, value = strength_setting(vision, strength)
+        kwargs[knob] = value
     return kwargs
+
+
+def strength_setting(vision: dict[str, Any], strength: int) -> tuple[str, float]:
+    """``strength=K``: the model's main hyperparameter and the K-th value of its grid
+    (``vision.strengths``), so one sweep axis means "more regularisation" for every model, as
+    in disentanglement_lib's study, and the run key holds the value, not the index."""
+    grid = vision.get("strengths")
+    name = vision["name"]
+    if not grid:
+        raise DarlaError(f"vision={name} has no strength grid; drop strength=...")
+    values = list(grid["values"])
+    if (
+        isinstance(strength, bool)
+        or not isinstance(strength, int)
+        or not 0 <= strength < len(values)
+    ):
+        raise DarlaError(
+            f"strength={strength!r} is not an index into vision={name}'s grid "
+            f"{grid['knob']} {values}; use 0 to {len(values) - 1}"
+        )
+    return str(grid["knob"]), float(values[strength])
 
 
 def _validate_model(name: str, kwargs: dict[str, Any], vision: dict[str, Any]) -> None:
@@ -280,13 +310,15 @@ def see_run_dir(cfg: Any) -> Path | None:
     name = vision["name"]
     inputs = {"data_hash": frames_hash(cfg)}
     model_kwargs = complete_model_kwargs(
-        name, _model_kwargs(vision, cfg.get("beta"), cfg["data"]["obs_size"]), cfg
+        name,
+        _model_kwargs(vision, cfg.get("beta"), cfg["data"]["obs_size"], cfg.get("strength")),
+        cfg,
     )
     if name == "darla":
         if cfg.get("dae_run"):
             dae_file = _check_dae_run(Path(cfg["dae_run"]), cfg["data"]["obs_size"])
         else:
-            dae_dir = see_run_dir({**cfg, "vision": vision["dae"], "beta": None})
+            dae_dir = see_run_dir({**cfg, "vision": vision["dae"], "beta": None, "strength": None})
             dae_file = dae_dir / WEIGHTS_NAME
             if not is_finished(dae_dir) or not dae_file.is_file():
                 return None
@@ -295,7 +327,9 @@ def see_run_dir(cfg: Any) -> Path | None:
         if cfg.get("visual_run"):
             visual_file = _check_visual_run(Path(cfg["visual_run"]), cfg["data"]["obs_size"])
         else:
-            visual_dir = see_run_dir({**cfg, "vision": vision["visual"], "beta": None})
+            visual_dir = see_run_dir(
+                {**cfg, "vision": vision["visual"], "beta": None, "strength": None}
+            )
             if visual_dir is None or not is_finished(visual_dir):
                 return None
             visual_file = visual_dir / WEIGHTS_NAME

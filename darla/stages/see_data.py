@@ -108,11 +108,17 @@ def training_data(name: str) -> str:
 
 
 def complete_model_kwargs(name: str, kwargs: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
-    """Fill in what the data decides: DC-IGN's factor blocks, SCAN's symbol vocabulary.
+    """Fill in what the data and training length decide: DC-IGN's factor blocks, SCAN's symbol
+    vocabulary, AnnealedVAE's capacity schedule.
 
-    Both follow from ``data.domains``/``data.dataset`` alone (already in the run key through the
-    data hash), so they are filled before the key is computed and `see_run_dir` agrees.
+    They follow from ``data.domains``/``data.dataset`` (already in the run key through the data
+    hash) and ``train.steps``, so they are filled before the key is computed and `see_run_dir`
+    agrees.
     """
+    if "capacity_end" in kwargs and kwargs["capacity_end"] is None:
+        # C reaches C_max 3/4 of the way through training, however long it is (a sweep's short
+        # runs too), then the last quarter trains at full capacity
+        kwargs = {**kwargs, "capacity_end": 3 * int(cfg["train"]["steps"]) // 4}
     kind = training_data(name)
     if kind == "clamped":
         names = factor_dataset_names(cfg)

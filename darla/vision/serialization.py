@@ -2,9 +2,10 @@
 
 Format (``format = darla.vision``, ``format_version = 1``): a safetensors file whose tensors are
 the model's weights (``model.tensors_to_save()``: its ``state_dict``, plus the frozen DAE under
-``frozen_dae.`` for ``darla``) and whose string metadata holds ``config`` (the model's config as
-JSON, ``darla``'s including its DAE's config), ``darla_version`` and ``torch_version``. One file
-restores the whole vision module, so an agent checkpoint needs exactly one path.
+``frozen_dae.`` for ``darla``) and whose metadata entry ``darla`` is a JSON object of ``format``,
+``format_version``, ``config`` (the model's config as JSON, ``darla``'s including its DAE's
+config), ``darla_version`` and ``torch_version``; the same weights always give the same bytes.
+One file restores the whole vision module, so an agent checkpoint needs exactly one path.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from darla.vision.registry import build_model
 WEIGHTS_NAME = "model.safetensors"
 FORMAT = "darla.vision"
 FORMAT_VERSION = "1"
+METADATA_KEY = "darla"  # the one metadata entry: a JSON object of the fields below
 
 
 def weights_path(path: str | os.PathLike[str]) -> Path:
@@ -40,13 +42,17 @@ def save_model(model: VisionModel, path: str | os.PathLike[str]) -> Path:
     """Write ``model`` atomically to ``path`` (a folder or a ``.safetensors`` file); return the file."""
     target = weights_path(path)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.tensors_to_save().items()}
-    metadata = {
+    fields = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "config": json.dumps(model.config, sort_keys=True),
         "darla_version": darla.__version__,
         "torch_version": torch.__version__,
     }
+    # One metadata entry: safetensors writes its metadata map in a per-process random order, so
+    # several entries give the same weights different file bytes, and a file's sha256 keys the
+    # runs built on it (a retrained, identical module must not look like a new one).
+    metadata = {METADATA_KEY: json.dumps(fields, sort_keys=True)}
     with atomic_path(target) as tmp:
         save_file(tensors, tmp, metadata=metadata)
     return target
@@ -87,6 +93,8 @@ def _read_metadata(file: Path) -> tuple[Path, dict[str, Any]]:
     try:
         with safe_open(file, framework="pt") as f:
             metadata = f.metadata() or {}
+        if METADATA_KEY in metadata:  # else an older file: the fields are the entries themselves
+            metadata = json.loads(metadata[METADATA_KEY])
         if metadata.get("format") != FORMAT:
             raise ValueError("no darla.vision metadata")
         if metadata.get("format_version") != FORMAT_VERSION:
