@@ -3,12 +3,11 @@
 strength, next to the published ranges."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from test_see_cli import darla
 
 from darla.config import compose, to_plain
 from darla.errors import DarlaError
@@ -114,16 +113,6 @@ def test_rows_that_differ_beyond_the_knob_are_told_apart() -> None:
 def test_runs_trained_differently_are_refused_in_one_line() -> None:
     with pytest.raises(DarlaError, match=r"differ in train \(steps: 2000 vs 1000\)"):
         vision_table([run(seed=0), run(seed=1, steps=2000)])
-
-
-def darla(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "darla.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 @pytest.mark.slow

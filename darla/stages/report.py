@@ -115,18 +115,32 @@ def is_transfer_run(path: Path) -> bool:
     return bool(manifest and manifest.get("stage") == "transfer" and is_finished(path))
 
 
-def find_transfer_runs(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """Every finished transfer run at or under each path (resolved, sorted, without repeats)."""
+def report_folders(
+    paths: Sequence[str | os.PathLike[str]], example: str, expected: str
+) -> list[tuple[str | os.PathLike[str], Path]]:
+    """``darla report``'s arguments as folders, each with its argument as typed; one line naming
+    the first that is not a folder, and what to pass instead."""
     if not paths:
-        raise DarlaError("no folders to report on: `darla report runs/transfer/<key> [more ...]`")
-    found: set[Path] = set()
+        raise DarlaError(f"no folders to report on: `darla report {example} [more ...]`")
+    folders = []
     for arg in paths:
         path = Path(arg)
         if not path.is_dir():
             raise DarlaError(
-                f"{arg} {'is not a folder' if path.exists() else 'does not exist'}: pass transfer "
-                "run folders (runs/transfer/<key>) or folders holding them (runs/transfer, a sweep)"
+                f"{arg} {'is not a folder' if path.exists() else 'does not exist'}: pass {expected}"
             )
+        folders.append((arg, path))
+    return folders
+
+
+def find_transfer_runs(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Every finished transfer run at or under each path (resolved, sorted, without repeats)."""
+    found: set[Path] = set()
+    for arg, path in report_folders(
+        paths,
+        "runs/transfer/<key>",
+        "transfer run folders (runs/transfer/<key>) or folders holding them (runs/transfer, a sweep)",
+    ):
         mine = []
         for folder, subfolders, _ in os.walk(path):
             subfolders.sort()

@@ -32,6 +32,7 @@ from darla.io import sha256_file, write_json, write_text
 from darla.manifest import is_finished, read_manifest, write_manifest
 from darla.metrics.evaluate import HEADLINE, headline_scores
 from darla.metrics.published import SOURCE, published_ranges
+from darla.stages.report import report_folders
 
 # Settings every run on one dataset must share for their scores to sit in one table.
 COMPARED = ("train", "obs_size", "metrics")
@@ -67,16 +68,9 @@ def is_vision_run(path: Path) -> bool:
 def find_vision_runs(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     """Every finished, scored vision run at or under each path, or named by a sweep job's
     ``outcome.json`` there (a see sweep's runs live in runs/see, not in the sweep folder)."""
-    if not paths:
-        raise DarlaError("no folders to report on: `darla report runs/see/<run> [more ...]`")
     found: set[Path] = set()
-    for arg in paths:
-        path = Path(arg)
-        if not path.is_dir():
-            raise DarlaError(
-                f"{arg} {'is not a folder' if path.exists() else 'does not exist'}: pass run "
-                "folders or folders holding them (runs/see, a sweep folder)"
-            )
+    expected = "run folders or folders holding them (runs/see, a sweep folder)"
+    for _arg, path in report_folders(paths, "runs/see/<run>", expected):
         for folder, subfolders, files in os.walk(path):
             subfolders.sort()
             here = Path(folder)
