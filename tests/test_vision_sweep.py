@@ -49,6 +49,12 @@ def test_a_strength_outside_the_grid_is_refused(tmp_path, vision, strength, mess
         strength_setting(cfg["vision"], strength)
 
 
+def test_data_shapes_selects_the_shapes_with_the_usual_data_settings(tmp_path) -> None:
+    shapes = see_config(tmp_path, "data=shapes")["data"]
+    assert shapes["dataset"] == "shapes"
+    assert shapes == {**see_config(tmp_path)["data"], "dataset": "shapes"}
+
+
 def test_the_capacity_reaches_its_maximum_three_quarters_into_training(tmp_path) -> None:
     for steps, end in ((4000, 3000), (1000, 750), (10, 7)):
         cfg = see_config(tmp_path, "vision=annealed_vae", f"train.steps={steps}")

@@ -1,4 +1,4 @@
-"""The procedural 2D shapes rendered into a frame store, for `darla see data.dataset=shapes`.
+"""The procedural 2D shapes rendered into a frame store, for `darla see data=shapes`.
 
 The same on-disk format as a collection (``frames.npy``, ``factors.npy``, ``domain_ids.npy``,
 ``episode_ids.npy``, ``meta.json`` with sha256s), so training, validation and metrics treat it
