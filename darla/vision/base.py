@@ -181,11 +181,51 @@ class VisionModel(nn.Module, abc.ABC):
         terms["loss"].backward()
         optimizer.step()
 
-    # Hooks for serialization; models that hold tensors outside ``state_dict`` override both.
+    # Frozen parts: trained models this one uses but never trains (DARLA's DAE, SCAN's visual
+    # model). They stay outside nn.Module's registry, so neither ``parameters()`` (the optimizer)
+    # nor ``state_dict()`` sees them, yet they follow ``.to()``, stay in eval mode and are saved
+    # with the model under their prefix.
+    def hold_frozen(self, prefix: str, model: VisionModel) -> VisionModel:
+        """Keep a frozen copy of ``model`` on this model's device; its tensors save as
+        ``prefix + name``."""
+        frozen = copy.deepcopy(model).to(self.device).requires_grad_(False).eval()
+        # object.__setattr__: nn.Module.__setattr__ would register the parts as submodules
+        object.__setattr__(self, "_frozen_parts", {**self._frozen(), prefix: frozen})
+        return frozen
+
+    def frozen_part(self, prefix: str) -> VisionModel:
+        return self._frozen()[prefix]
+
+    def _frozen(self) -> dict[str, VisionModel]:
+        return vars(self).get("_frozen_parts", {})
+
+    def train(self, mode: bool = True) -> VisionModel:
+        super().train(mode)
+        for part in self._frozen().values():
+            part.eval()
+        return self
+
+    def _apply(self, fn: Any, recurse: bool = True) -> VisionModel:
+        # nn.Module routes .to(), .cuda(), .double() ... through _apply: frozen parts follow
+        super()._apply(fn, recurse)
+        for part in self._frozen().values():
+            part._apply(fn, recurse)
+        return self
+
+    # Hooks for serialization: the model's own state_dict plus every frozen part's tensors.
     def tensors_to_save(self) -> dict[str, torch.Tensor]:
         """Every tensor needed to restore the model, keyed by name."""
-        return dict(self.state_dict())
+        tensors = dict(self.state_dict())
+        for prefix, part in self._frozen().items():
+            tensors.update({prefix + k: v for k, v in part.tensors_to_save().items()})
+        return tensors
 
     def load_saved_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         """Inverse of :meth:`tensors_to_save`; raises on missing or unexpected keys."""
-        self.load_state_dict(tensors, strict=True)
+        parts = self._frozen()
+        own = {k: v for k, v in tensors.items() if not k.startswith(tuple(parts))}
+        self.load_state_dict(own, strict=True)
+        for prefix, part in parts.items():
+            part.load_saved_tensors(
+                {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+            )

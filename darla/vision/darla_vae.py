@@ -16,10 +16,6 @@ TensorBoard when choosing β. ``output`` has a pixel-like scale, the conv layers
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
-from typing import Any
-
 import torch
 
 from darla.errors import DarlaError
@@ -73,32 +69,16 @@ class DarlaVAE(BetaVAE):
         super().__init__(image_size, latent_dim, hidden_dim, beta, likelihood="bernoulli")
         del self._config["likelihood"]
         self._config.update(name="darla", perceptual_layer=perceptual_layer, dae=dae.config)
-        # Copied onto this model's (fresh, so default) device; .to() moves both together later.
-        frozen = copy.deepcopy(dae).to(self.device).requires_grad_(False).eval()
-        # object.__setattr__ bypasses nn.Module.__setattr__, which would register the DAE as a
-        # submodule and hand its weights to the optimizer and to state_dict.
-        object.__setattr__(self, "_frozen_dae", frozen)
+        self.hold_frozen(DAE_PREFIX, dae)  # outside parameters() and state_dict(); saved too
 
     @property
     def dae(self) -> DenoisingAutoencoder:
         """The frozen DAE (J)."""
-        return self._frozen_dae
-
-    def train(self, mode: bool = True) -> DarlaVAE:
-        super().train(mode)
-        self._frozen_dae.eval()
-        return self
-
-    def _apply(self, fn: Callable[..., Any], recurse: bool = True) -> DarlaVAE:
-        # nn.Module routes .to(), .cuda(), .double() ... through _apply; the DAE must follow the
-        # model's device and dtype even though it is not a registered submodule.
-        super()._apply(fn, recurse)
-        self._frozen_dae._apply(fn, recurse)
-        return self
+        return self.frozen_part(DAE_PREFIX)
 
     def perceptual_features(self, x: torch.Tensor) -> torch.Tensor:
         """J(x): the frozen DAE's activation at ``perceptual_layer``."""
-        return self._frozen_dae.features(x, self._config["perceptual_layer"])
+        return self.dae.features(x, self._config["perceptual_layer"])
 
     def reconstruction_loss(self, x: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
         """‖J(x̂) − J(x)‖², summed over feature dims and averaged over the batch.
@@ -110,15 +90,3 @@ class DarlaVAE(BetaVAE):
             target = self.perceptual_features(x)
         x_hat = torch.sigmoid(output)  # the decoder's logits as an image, as the DAE was fed
         return feature_reconstruction_loss(self.perceptual_features(x_hat), target)
-
-    def tensors_to_save(self) -> dict[str, torch.Tensor]:
-        tensors = dict(self.state_dict())
-        for key, value in self._frozen_dae.state_dict().items():
-            tensors[DAE_PREFIX + key] = value
-        return tensors
-
-    def load_saved_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
-        own = {k: v for k, v in tensors.items() if not k.startswith(DAE_PREFIX)}
-        dae = {k[len(DAE_PREFIX) :]: v for k, v in tensors.items() if k.startswith(DAE_PREFIX)}
-        self.load_state_dict(own, strict=True)
-        self._frozen_dae.load_state_dict(dae, strict=True)

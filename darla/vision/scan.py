@@ -25,10 +25,9 @@ in the same file (prefix ``frozen_visual.``), so one file restores img2sym, sym2
 
 from __future__ import annotations
 
-import copy
 import itertools
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -174,40 +173,28 @@ class SCAN(VisionModel):
         symbols, latents = self._offsets[-1], visual.latent_dim
         self.symbol_encoder = _mlp((symbols, hidden_dim, hidden_dim, 2 * latents))
         self.symbol_decoder = _mlp((latents, hidden_dim, hidden_dim, symbols))
-        frozen = copy.deepcopy(visual).to(self.device).requires_grad_(False).eval()
-        # Outside nn.Module's registry (as DarlaVAE's DAE): no optimizer or state_dict sees it.
-        object.__setattr__(self, "_frozen_visual", frozen)
+        self.hold_frozen(VISUAL_PREFIX, visual)  # outside parameters() and state_dict(); saved
 
     # --- the frozen visual model -----------------------------------------------------------
     @property
     def visual(self) -> VisionModel:
-        return self._frozen_visual
+        return self.frozen_part(VISUAL_PREFIX)
 
     @property
     def latent_dim(self) -> int:
-        return self._frozen_visual.latent_dim
+        return self.visual.latent_dim
 
     @property
     def factor_names(self) -> list[str]:
         return list(self._config["factor_names"])
 
-    def train(self, mode: bool = True) -> SCAN:
-        super().train(mode)
-        self._frozen_visual.eval()
-        return self
-
-    def _apply(self, fn: Callable[..., Any], recurse: bool = True) -> SCAN:
-        super()._apply(fn, recurse)
-        self._frozen_visual._apply(fn, recurse)
-        return self
-
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """q(z|x) of the frozen visual model."""
-        return self._frozen_visual.encode(x)
+        return self.visual.encode(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """The frozen visual decoder."""
-        return self._frozen_visual.decode(z)
+        return self.visual.decode(z)
 
     # --- symbols -------------------------------------------------------------------------
     def khot(self, factors: torch.Tensor, specified: torch.Tensor | None = None) -> torch.Tensor:
@@ -258,7 +245,7 @@ class SCAN(VisionModel):
         """
         factors = self._check_labels(factors, len(batch)).to(batch.device)
         with torch.no_grad():
-            mu_x, logvar_x = self._frozen_visual.encode(batch)
+            mu_x, logvar_x = self.visual.encode(batch)
         device = batch.device if generator is None else generator.device
         draws = torch.rand(factors.shape, generator=generator, device=device).to(batch.device)
         specified = draws >= self._config["label_dropout"]
@@ -339,18 +326,3 @@ class SCAN(VisionModel):
             mu, logvar = self.encode_symbols(y)
             z = reparameterize(mu.expand(n, -1), logvar.expand(n, -1), generator)
             return tensor_to_images(self.decode(z))
-
-    # --- serialization -------------------------------------------------------------------
-    def tensors_to_save(self) -> dict[str, torch.Tensor]:
-        tensors = dict(self.state_dict())
-        for key, value in self._frozen_visual.tensors_to_save().items():
-            tensors[VISUAL_PREFIX + key] = value
-        return tensors
-
-    def load_saved_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
-        own = {k: v for k, v in tensors.items() if not k.startswith(VISUAL_PREFIX)}
-        visual = {
-            k[len(VISUAL_PREFIX) :]: v for k, v in tensors.items() if k.startswith(VISUAL_PREFIX)
-        }
-        self.load_state_dict(own, strict=True)
-        self._frozen_visual.load_saved_tensors(visual)
