@@ -110,17 +110,32 @@ def test_foreign_safetensors_file_is_a_user_error(tmp_path) -> None:
         load_model(path)
 
 
-def test_weights_that_do_not_fit_the_config_are_a_user_error(tmp_path) -> None:
-    path = save_model(tiny_model("vae"), tmp_path)
+def rewrite_config(path: Path, edit) -> None:
+    """Change the model config stored in a saved file, weights untouched."""
     with safe_open(path, framework="pt") as f:
         meta = json.loads(f.metadata()["darla"])
         tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
     config = json.loads(meta["config"])
-    config["latent_dim"] = 3
+    edit(config)
     meta["config"] = json.dumps(config)
     save_file(tensors, path, metadata={"darla": json.dumps(meta)})
+
+
+def test_weights_that_do_not_fit_the_config_are_a_user_error(tmp_path) -> None:
+    path = save_model(tiny_model("vae"), tmp_path)
+    rewrite_config(path, lambda config: config.update(latent_dim=3))
     with pytest.raises(DarlaError, match="weights that do not fit its config"):
         load_model(path)
+
+
+def test_a_darla_file_from_before_the_decoder_choice_loads_with_transposed_convs(tmp_path) -> None:
+    model = tiny_model("darla", decoder="transposed").eval()
+    path = save_model(model, tmp_path)
+    rewrite_config(path, lambda config: config.pop("decoder"))  # as files written before it
+    loaded = load_model(path)
+    assert loaded.config["decoder"] == "transposed"
+    z = torch.randn(3, model.latent_dim)
+    torch.testing.assert_close(loaded.decode(z), model.decode(z), rtol=0, atol=0)
 
 
 def test_a_file_with_the_fields_as_separate_entries_still_loads(tmp_path) -> None:

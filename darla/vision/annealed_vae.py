@@ -36,7 +36,7 @@ class AnnealedVAE(BetaVAE):
     """β-VAE encoder and decoder trained with ``recon + γ·|KL − C(step)|``.
 
     Args:
-        image_size, latent_dim, hidden_dim, likelihood: as for :class:`BetaVAE`.
+        image_size, latent_dim, hidden_dim, likelihood, decoder: as for :class:`BetaVAE`.
         gamma: weight of ``|KL − C|``; large, so that the KL follows C (the paper: 1000).
         capacity_max: C_max, the capacity in nats that C reaches (the paper: 25).
         capacity_start: optimizer step at which C starts growing from 0.
@@ -59,8 +59,11 @@ class AnnealedVAE(BetaVAE):
         capacity_start: int = 0,
         capacity_end: int = 3000,
         likelihood: str = "bernoulli",
+        decoder: str = "transposed",
     ) -> None:
-        super().__init__(image_size, latent_dim, hidden_dim, beta=1.0, likelihood=likelihood)
+        super().__init__(
+            image_size, latent_dim, hidden_dim, beta=1.0, likelihood=likelihood, decoder=decoder
+        )
         for name, step in (("capacity_start", capacity_start), ("capacity_end", capacity_end)):
             if not isinstance(step, int) or isinstance(step, bool) or step < 0:
                 raise DarlaError(f"{name} must be a step >= 0, got {step!r}: use e.g. 3000")

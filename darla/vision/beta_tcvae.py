@@ -28,7 +28,7 @@ class BetaTCVAE(BetaVAE):
     """β-VAE encoder and decoder trained with the decomposed, separately weighted KL.
 
     Args:
-        image_size, latent_dim, hidden_dim, likelihood: as for :class:`BetaVAE`.
+        image_size, latent_dim, hidden_dim, likelihood, decoder: as for :class:`BetaVAE`.
         alpha: weight of the index-code mutual information (the paper: 1).
         beta: weight of the total correlation (disentanglement_lib sweeps 1 to 10).
         gamma: weight of the dimension-wise KL (the paper: 1).
@@ -50,8 +50,11 @@ class BetaTCVAE(BetaVAE):
         estimator: str = "mss",
         dataset_size: int | None = None,
         likelihood: str = "bernoulli",
+        decoder: str = "transposed",
     ) -> None:
-        super().__init__(image_size, latent_dim, hidden_dim, beta=beta, likelihood=likelihood)
+        super().__init__(
+            image_size, latent_dim, hidden_dim, beta=beta, likelihood=likelihood, decoder=decoder
+        )
         if dataset_size is not None:
             check_positive_int("dataset_size", dataset_size, 18000)
         self._config.update(

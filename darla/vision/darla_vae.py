@@ -40,17 +40,20 @@ class DarlaVAE(BetaVAE):
         dae: the pretrained DAE giving J.
         perceptual_layer: DAE layer J stops at: ``conv1``..``conv4``, ``bottleneck``, ``output``.
         image_size: defaults to the DAE's; must equal it.
-        latent_dim, hidden_dim, beta: as for :class:`BetaVAE`.
+        latent_dim, hidden_dim, beta, decoder: as for :class:`BetaVAE`. ``resize`` by default:
+            J is nearly blind to the checkerboard a transposed-conv decoder paints, so that
+            decoder's pixels never settle (see :class:`~darla.vision.trunk.ConvDecoder`).
     """
 
     def __init__(
         self,
         dae: DenoisingAutoencoder,
-        perceptual_layer: str = "bottleneck",
+        perceptual_layer: str = "conv1",
         image_size: int | None = None,
         latent_dim: int = 32,
         hidden_dim: int = 256,
-        beta: float = 1.0,
+        beta: float = 0.25,
+        decoder: str = "resize",
     ) -> None:
         if not isinstance(dae, DenoisingAutoencoder):
             raise DarlaError(
@@ -66,7 +69,7 @@ class DarlaVAE(BetaVAE):
                 f"image_size {image_size} differs from the DAE's {dae_size}: "
                 "train the DAE on the same frames or leave image_size unset"
             )
-        super().__init__(image_size, latent_dim, hidden_dim, beta, likelihood="bernoulli")
+        super().__init__(image_size, latent_dim, hidden_dim, beta, "bernoulli", decoder)
         del self._config["likelihood"]
         self._config.update(name="darla", perceptual_layer=perceptual_layer, dae=dae.config)
         self.hold_frozen(DAE_PREFIX, dae)  # outside parameters() and state_dict(); saved too

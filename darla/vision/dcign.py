@@ -101,7 +101,7 @@ class DCIGN(BetaVAE):
     Args:
         factor_names: the factors of the dataset the clamped batches come from, in its order
             (``varying_factor`` indexes this list).
-        image_size, hidden_dim, likelihood: as for :class:`BetaVAE`.
+        image_size, hidden_dim, likelihood, decoder: as for :class:`BetaVAE`.
         latents_per_factor: L, the size of each factor's block.
         free_latents: latents no factor owns; they are never clamped, so they see the
             reconstruction gradient of every batch (a few can absorb what the factors do not
@@ -128,13 +128,14 @@ class DCIGN(BetaVAE):
         beta: float = 1.0,
         invariance_weight: float = 1.0,
         likelihood: str = "bernoulli",
+        decoder: str = "transposed",
     ) -> None:
         names = _check_factor_names(factor_names)
         check_positive_int("latents_per_factor", latents_per_factor, 3)
         if not isinstance(free_latents, int) or isinstance(free_latents, bool) or free_latents < 0:
             raise DarlaError(f"free_latents must be an integer >= 0, got {free_latents!r}")
         latent_dim = len(names) * latents_per_factor + free_latents
-        super().__init__(image_size, latent_dim, hidden_dim, beta, likelihood)
+        super().__init__(image_size, latent_dim, hidden_dim, beta, likelihood, decoder=decoder)
         del self._config["latent_dim"]
         self._config.update(
             name="dcign",

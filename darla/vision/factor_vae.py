@@ -55,7 +55,7 @@ class FactorVAE(BetaVAE):
     """β-VAE encoder and decoder (β = 1) plus a TC discriminator with its own optimizer.
 
     Args:
-        image_size, latent_dim, hidden_dim, likelihood: as for :class:`BetaVAE`.
+        image_size, latent_dim, hidden_dim, likelihood, decoder: as for :class:`BetaVAE`.
         gamma: weight of the TC estimate (disentanglement_lib sweeps 10 to 100).
         discriminator_width: units per hidden layer of D (the paper: 1000).
         discriminator_layers: hidden layers of D (the paper: 6).
@@ -79,8 +79,11 @@ class FactorVAE(BetaVAE):
         discriminator_lr: float = 1e-4,
         discriminator_betas: Sequence[float] = (0.5, 0.9),
         likelihood: str = "bernoulli",
+        decoder: str = "transposed",
     ) -> None:
-        super().__init__(image_size, latent_dim, hidden_dim, beta=1.0, likelihood=likelihood)
+        super().__init__(
+            image_size, latent_dim, hidden_dim, beta=1.0, likelihood=likelihood, decoder=decoder
+        )
         check_positive_int("discriminator_width", discriminator_width, 1000)
         check_positive_int("discriminator_layers", discriminator_layers, 6)
         if not (isinstance(discriminator_lr, (int, float)) and discriminator_lr > 0):

@@ -126,6 +126,8 @@ def _build(config: dict[str, Any]) -> VisionModel:
     if config["name"] == "darla":
         # An untrained DAE of the saved architecture; its weights come from the same file.
         config["dae"] = _build(config["dae"])
+        # files from before the decoder was a choice have DARLA's first decoder
+        config.setdefault("decoder", "transposed")
     if config["name"] == "scan":  # its frozen visual model, weights from the same file
         config["visual"] = _build(config["visual"])
     return build_model(**config)

@@ -19,7 +19,7 @@ from darla.vision.losses import (
     pixel_reconstruction_loss,
     reparameterize,
 )
-from darla.vision.trunk import ConvDecoder, ConvTrunk, trunk_out_features
+from darla.vision.trunk import ConvDecoder, ConvTrunk, check_upsampling, trunk_out_features
 
 
 class BetaVAE(VisionModel):
@@ -33,6 +33,8 @@ class BetaVAE(VisionModel):
         beta: weight of the KL term; 1 is the plain VAE, >1 pressures towards disentangling.
         likelihood: ``bernoulli`` (BCE on logits) or ``gaussian`` (squared error), summed over
             pixels.
+        decoder: how the decoder upsamples, ``transposed`` or ``resize`` (see
+            :class:`~darla.vision.trunk.ConvDecoder`).
     """
 
     def __init__(
@@ -42,6 +44,7 @@ class BetaVAE(VisionModel):
         hidden_dim: int = 256,
         beta: float = 4.0,
         likelihood: str = "bernoulli",
+        decoder: str = "transposed",
     ) -> None:
         super().__init__()
         check_positive_int("latent_dim", latent_dim, 32)
@@ -53,6 +56,7 @@ class BetaVAE(VisionModel):
             "hidden_dim": hidden_dim,
             "beta": check_beta(beta),
             "likelihood": check_likelihood(likelihood),
+            "decoder": check_upsampling(decoder),
         }
         # Kept outside the config too: DARLA decodes like the Bernoulli model (sigmoid of logits)
         # but has no pixel likelihood in its config.
@@ -61,7 +65,7 @@ class BetaVAE(VisionModel):
         self.fc = nn.Sequential(nn.Linear(trunk_out_features(image_size), hidden_dim), nn.ReLU())
         # One head for both moments, split in half: μ is the first D outputs, log σ² the last D.
         self.head = nn.Linear(hidden_dim, 2 * latent_dim)
-        self.decoder = ConvDecoder(image_size, latent_dim, hidden=(hidden_dim,))
+        self.decoder = ConvDecoder(image_size, latent_dim, (hidden_dim,), decoder)
 
     @property
     def latent_dim(self) -> int:
