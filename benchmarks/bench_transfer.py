@@ -52,13 +52,9 @@ class FrozenEncoderAgent:
         policy.set_training_mode(False)
         self.agent = Agent("darla", "ppo", policy, encoder, OBS_SIZE, Path("bench"))
         self.vision = encoder
-        self.observe = self.agent.observe  # as AgentPolicy: the loop encodes while envs render
 
     def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         return np.asarray(self.agent.predict(obs, deterministic=deterministic)).reshape(-1)
-
-    def act(self, observed: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        return self.agent.act(observed, deterministic=deterministic)
 
 
 def _rate(policy, settings: EnvSettings, seeds: list[int]) -> float:

@@ -8,7 +8,7 @@ uninterrupted run would have played (the checkpoint records only the episode num
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -46,24 +46,6 @@ class EpisodeSeeds(gym.Wrapper):
         self.episode = int(episode)
 
 
-class FrameReportingDummyVecEnv(DummyVecEnv):
-    """A :class:`DummyVecEnv` that hands each sub-env's new frame to ``frame_listener`` at once.
-
-    SB3's ``step_wait`` steps the sub-envs one after another and returns only when all are
-    done; the listener sees frame ``i`` while sub-env ``i + 1`` renders, which is what lets
-    :class:`darla.agents.LatentVecEnv` encode on the other core in the meantime
-    (:mod:`darla.agents.overlap`). It is called once per sub-env on every step and reset, with
-    the frame the agent will see (after an episode's end, the next episode's first frame).
-    """
-
-    frame_listener: Callable[[int, np.ndarray], None] | None = None
-
-    def _save_obs(self, env_idx: int, obs: Any) -> None:
-        super()._save_obs(env_idx, obs)
-        if self.frame_listener is not None:
-            self.frame_listener(env_idx, obs)
-
-
 def _env_factory(domains: Sequence[Any], env_kwargs: dict[str, Any], seed: int, index: int):
     def make() -> gym.Env:
         import envs  # noqa: F401  (headless GL before MiniWorld, in subprocesses too)
@@ -99,7 +81,7 @@ def make_vec_env(
         render_process_context()  # forkserver, also inside a sweep's joblib worker
         venv: VecEnv = SubprocVecEnv(factories, start_method="forkserver")
     elif vec_env == "dummy":
-        venv = FrameReportingDummyVecEnv(factories)
+        venv = DummyVecEnv(factories)
     else:
         from darla.errors import DarlaError
 

@@ -70,13 +70,8 @@ class Agent:
                 f"agent {self.run_dir} takes uint8 frames [N, {self.obs_size}, {self.obs_size}, 3], "
                 f"got {frames.dtype} {tuple(obs_uint8.shape)}: make the env with obs_size={self.obs_size}"
             )
-        actions = self.act(self.observe(frames), deterministic=deterministic)
+        actions, _ = self.policy.predict(self.observe(frames), deterministic=deterministic)
         return int(actions[0]) if single else actions
-
-    def act(self, observed: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        """Actions ``[N]`` for what :meth:`observe` made of a batch of frames."""
-        actions, _ = self.policy.predict(observed, deterministic=deterministic)
-        return np.asarray(actions).reshape(-1)
 
 
 def load_agent(run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> Agent:

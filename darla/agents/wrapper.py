@@ -1,12 +1,8 @@
 """The fast path for frozen encoders: a VecEnv that hands the agent latents, not frames.
 
-Every sub-env's frame is encoded each step (and, on a step where episodes are truncated, their
-last frames too, which SB3 bootstraps from). Over a one-process vec env
-(:class:`~darla.agents.env.FrameReportingDummyVecEnv`, what ``make_vec_env`` builds by default)
-the frames are encoded in fixed chunks on a second thread while the next sub-envs render
-(:mod:`darla.agents.overlap`); over any other VecEnv, in one batch after the step.
-
-The agent's observation space is ``Box(D,)`` float32, so SB3's rollout and replay buffers store D floats per step instead of a
+One batched forward pass per step encodes every sub-env's frame (and, on a step where episodes
+are truncated, a second one their last frames, which SB3 bootstraps from). The agent's observation space is
+``Box(D,)`` float32, so SB3's rollout and replay buffers store D floats per step instead of a
 ``64x64x3`` image (a 1M-transition DQN buffer: 256 MB instead of 24 GB), and PPO's epochs
 over a rollout never run the encoder again.
 """
@@ -18,8 +14,6 @@ from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from darla.agents.encoders import check_image_size, encode_frames, freeze
-from darla.agents.env import FrameReportingDummyVecEnv
-from darla.agents.overlap import OverlappedEncoder
 from darla.vision import VisionModel
 
 
@@ -41,32 +35,16 @@ class LatentVecEnv(VecEnvWrapper):
         latent_space = spaces.Box(-np.inf, np.inf, shape=(dim,), dtype=np.float32)
         super().__init__(venv, observation_space=latent_space)
         self.last_frames: np.ndarray | None = None
-        self._overlap: OverlappedEncoder | None = None
-        inner = venv.unwrapped
-        if isinstance(inner, FrameReportingDummyVecEnv):
-            self._overlap = OverlappedEncoder(self._encode, venv.num_envs, space.shape)
-            inner.frame_listener = self._overlap.put
-
-    def _encode(self, frames: np.ndarray) -> np.ndarray:
-        return encode_frames(self.encoder, frames)
-
-    def _latents(self, frames: np.ndarray) -> np.ndarray:
-        """This step's latents: from the overlapped encoder when the vec env reported the frames."""
-        if self._overlap is not None:
-            latents = self._overlap.result()
-            if np.array_equal(self._overlap.frames, frames):  # cheap; guards wrappers in between
-                return latents
-        return self._encode(frames)
 
     def reset(self) -> np.ndarray:
         frames = self.venv.reset()
         self.last_frames = frames
-        return self._latents(frames)
+        return encode_frames(self.encoder, frames)
 
     def step_wait(self):
         frames, rewards, dones, infos = self.venv.step_wait()
         self.last_frames = frames
-        latents = self._latents(frames)
+        latents = encode_frames(self.encoder, frames)
         # Truncated episodes carry their last frame; SB3 bootstraps its value, so it must be a
         # latent too. A separate pass: a frame's latent must not depend on how many episodes
         # happened to end beside it (a conv's float sums change with the batch size, and a
@@ -79,9 +57,3 @@ class LatentVecEnv(VecEnvWrapper):
             for row, i in enumerate(ends):
                 infos[i]["terminal_observation"] = last[row]
         return latents, rewards, dones, infos
-
-    def close(self) -> None:
-        if self._overlap is not None:
-            self.venv.unwrapped.frame_listener = None
-            self._overlap.close()
-        super().close()

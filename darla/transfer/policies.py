@@ -9,10 +9,7 @@ baseline alike::
 
 Optional: ``reset(seeds)`` is called with one seed per row before a batch of episodes, so a
 stochastic policy can draw each row's actions from that episode's own stream (results then do
-not depend on how episodes are batched across processes). A policy that sees through a frozen
-encoder may split ``predict`` into ``observe(obs_uint8) -> codes`` (an attribute, None when it
-has no such encoder) and ``act(codes, deterministic) -> actions``; the evaluation loop then
-encodes frames on a second thread while the next envs render (:mod:`darla.agents.overlap`).
+not depend on how episodes are batched across processes).
 
 :func:`load_policy` is the one adapter to stage 2 (:func:`darla.agents.load_agent`);
 :class:`RandomPolicy` is the uniformly random baseline the transfer ratio is measured above.
@@ -102,7 +99,6 @@ class AgentPolicy:
         # a fine-tuned encoder is no longer the model its `see` run scored
         self.vision_run = _vision_run(self.run_dir) if agent.encoder is not None else None
         self._rngs: list[np.random.Generator] | None = None
-        self.observe = agent.observe if agent.encoder is not None else None
 
     def reset(self, seeds: Sequence[int]) -> None:
         self._rngs = [_episode_rng(s) for s in seeds]
@@ -110,15 +106,9 @@ class AgentPolicy:
     def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         if deterministic:
             return np.asarray(self.agent.predict(obs, deterministic=True)).reshape(-1)
-        return self.act(self.agent.observe(obs), deterministic=False)
-
-    def act(self, observed: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        """Actions for encoded frames (see ``observe``); sampled per episode stream if asked."""
-        if deterministic:
-            return self.agent.act(observed, deterministic=True)
-        if self._rngs is None or len(self._rngs) != len(observed):
-            self.reset(range(len(observed)))
-        return _sample_actions(self.agent, observed, self._rngs)
+        if self._rngs is None or len(self._rngs) != len(obs):
+            self.reset(range(len(obs)))
+        return _sample_actions(self.agent, obs, self._rngs)
 
     def __reduce__(self):
         return (_load_cached, (str(self.run_dir), self.manifest_sha256))
@@ -149,13 +139,14 @@ def _vision_run(run_dir: Path) -> Path | None:
     return None
 
 
-def _sample_actions(agent: Any, observed: np.ndarray, rngs) -> np.ndarray:
-    """Stochastic actions for encoded frames, each row sampled from its episode's generator."""
+def _sample_actions(agent: Any, obs: np.ndarray, rngs) -> np.ndarray:
+    """Stochastic actions, each row sampled from its own episode's generator."""
     import torch
 
     policy = agent.policy
     if not hasattr(policy, "get_distribution"):  # DQN's policy is greedy: no distribution
-        return agent.act(observed, deterministic=True)
+        return np.asarray(agent.predict(obs, deterministic=True)).reshape(-1)
+    observed = agent.observe(obs)
     with torch.no_grad():
         tensor, _ = policy.obs_to_tensor(observed)
         probs = policy.get_distribution(tensor).distribution.probs.cpu().numpy()

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from darla.agents.overlap import OverlappedEncoder
 from darla.io import sha256_json
 
 
@@ -70,12 +69,6 @@ def _envs(settings: EnvSettings, count: int) -> list[Any]:
     return pool[:count]
 
 
-def _encode_step(overlap: OverlappedEncoder, frames: np.ndarray) -> np.ndarray:
-    for i, frame in enumerate(frames):
-        overlap.put(i, frame)
-    return overlap.result()
-
-
 def run_episodes(
     policy: Any,
     domain: tuple[str, dict[str, str]],
@@ -104,10 +97,6 @@ def run_episodes(
             for env, s in zip(envs_, seeds, strict=True)
         ]
     )
-    observe = getattr(policy, "observe", None)
-    overlap = None if observe is None else OverlappedEncoder(observe, n, obs.shape[1:])
-    if overlap is not None:
-        codes = _encode_step(overlap, obs)
     returns = np.zeros(n)
     good = np.zeros(n, dtype=np.int64)
     bad = np.zeros(n, dtype=np.int64)
@@ -115,32 +104,19 @@ def run_episodes(
     active = np.ones(n, dtype=bool)
     record = min(record, n)
     tapes = [[(obs[i].copy(), 0.0, 0, 0)] for i in range(record)]
-    try:
-        while active.any():
-            with torch.no_grad():
-                if overlap is None:
-                    actions = policy.predict(obs, deterministic=deterministic)
-                else:
-                    actions = policy.act(codes, deterministic=deterministic)
-            actions = np.asarray(actions).reshape(-1)
-            for i in range(n):
-                if active[i]:
-                    frame, reward, terminated, truncated, info = envs_[i].step(int(actions[i]))
-                    obs[i] = frame
-                    returns[i] += reward
-                    good[i], bad[i] = info["good_pickups"], info["bad_pickups"]
-                    lengths[i] += 1
-                    if i < record:
-                        tapes[i].append((frame.copy(), returns[i], good[i], bad[i]))
-                    if terminated or truncated:
-                        active[i] = False
-                if overlap is not None:
-                    overlap.put(i, obs[i])  # encoded on the other core while env i + 1 renders
-            if overlap is not None and active.any():
-                codes = overlap.result()
-    finally:
-        if overlap is not None:
-            overlap.close()
+    while active.any():
+        with torch.no_grad():
+            actions = np.asarray(policy.predict(obs, deterministic=deterministic)).reshape(-1)
+        for i in np.flatnonzero(active):
+            frame, reward, terminated, truncated, info = envs_[i].step(int(actions[i]))
+            obs[i] = frame
+            returns[i] += reward
+            good[i], bad[i] = info["good_pickups"], info["bad_pickups"]
+            lengths[i] += 1
+            if i < record:
+                tapes[i].append((frame.copy(), returns[i], good[i], bad[i]))
+            if terminated or truncated:
+                active[i] = False
     results = [
         {
             "seed": int(s),
