@@ -56,6 +56,16 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def write_figure(path: str | os.PathLike[str], fig: Any, *, tight: bool = True) -> Path:
+    """Save a matplotlib figure as a PNG atomically, then close it (figures hold memory)."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight" if tight else None)
+    plt.close(fig)
+    return Path(path)
+
+
 def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:

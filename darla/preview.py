@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 import envs
-from darla.io import atomic_path
+from darla.io import write_figure
 from envs.collect_good_objects import CollectGoodObjects
 
 
@@ -73,7 +73,4 @@ def write_contact_sheet(
         )
     fig.suptitle(f"CollectGoodObjects domains: random agent, seed {seed}", fontsize=9)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return write_figure(path, fig, tight=False)

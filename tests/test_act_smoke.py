@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 
@@ -43,9 +44,16 @@ def test_smoke_see_then_act(tmp_path) -> None:
     assert result.finished and result.num_timesteps == 600 and is_finished(result.run_dir)
     manifest = read_manifest(result.run_dir)
     assert manifest["stage"] == "act" and manifest["inputs"]["vision_sha256"]
-    assert {"model.zip", "agent.json", "config.yaml", "summary.json", "evaluations.npz"} <= set(
-        manifest["files"]
-    )
+    assert {
+        "model.zip",
+        "agent.json",
+        "config.yaml",
+        "summary.json",
+        "evaluations.npz",
+        "train_curve.png",
+    } <= set(manifest["files"])
+    curve = iio.imread(result.run_dir / "train_curve.png")
+    assert curve.ndim == 3 and curve.shape[0] > 100 and curve.std() > 0  # a drawn plot
     assert any(p.name.startswith("events.out.tfevents") for p in (result.run_dir / "tb").rglob("*"))
     summary = json.loads((result.run_dir / "summary.json").read_text())
     assert summary["num_timesteps"] == 600 and summary["mean_good_pickups"] >= 0

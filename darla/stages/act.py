@@ -36,6 +36,7 @@ from darla.agents.encoders import check_image_size, load_encoder, random_encoder
 from darla.agents.env import make_vec_env, set_episodes
 from darla.agents.loading import AGENT_FILE, FORMAT, FORMAT_VERSION, MODEL_FILE
 from darla.agents.representations import Representation, get_representation
+from darla.agents.train_curve import TRAIN_CURVE, write_train_curve
 from darla.agents.wrapper import LatentVecEnv
 from darla.config import run_key, to_plain
 from darla.errors import DarlaError
@@ -224,6 +225,11 @@ def _train_agent(
         "mean_bad_pickups": _mean(final["bad_pickups"]),
     }
     write_json(run_dir / "summary.json", summary)
+    write_train_curve(
+        run_dir / "evaluations.npz",
+        run_dir / TRAIN_CURVE,
+        f"{run_dir.name}: source-domain evaluations ({summary['eval_episodes']} episodes each)",
+    )
     shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     inputs = {"vision_sha256": vision_sha} if vision_sha else {}
     write_manifest(run_dir, stage="act", config=run_config, inputs=inputs)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from darla.io import atomic_path, write_json, write_text
+from darla.io import atomic_path, write_figure, write_json, write_text
 
 
 def save_png(path: Path, image: np.ndarray) -> Path:
@@ -267,15 +267,6 @@ def write_csv(path: Path, results: Mapping[str, Any]) -> Path:
 # -- plots -----------------------------------------------------------------------------------
 
 
-def _figure_png(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
 def _err(stats: Mapping[str, Any], name: str) -> tuple[float, float, float]:
     est = stats[name]
     v = est["value"] if est["value"] is not None else np.nan
@@ -311,7 +302,7 @@ def returns_plot(results: Mapping[str, Any], path: Path) -> Path:
     ax.set_ylabel("episode return")
     ax.set_title("Source vs target return per method")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
-    return _figure_png(fig, path)
+    return write_figure(path, fig)
 
 
 def ratio_plot(results: Mapping[str, Any], path: Path) -> Path:
@@ -342,7 +333,7 @@ def ratio_plot(results: Mapping[str, Any], path: Path) -> Path:
     ax.set_ylabel("(target − random) / (source − random)")
     ax.set_title("Transfer ratio")
     ax.legend(fontsize=7, loc="best")
-    return _figure_png(fig, path)
+    return write_figure(path, fig)
 
 
 def shift_plot(results: Mapping[str, Any], path: Path) -> Path | None:
@@ -367,7 +358,7 @@ def shift_plot(results: Mapping[str, Any], path: Path) -> Path | None:
     ax.set_ylabel("latent shift / between-view spread")
     ax.set_title("How far each vision module's latents move (vs the nearest source domain)")
     ax.legend(fontsize=7)
-    return _figure_png(fig, path)
+    return write_figure(path, fig)
 
 
 def disentanglement_plot(results: Mapping[str, Any], path: Path) -> Path | None:
@@ -403,7 +394,7 @@ def disentanglement_plot(results: Mapping[str, Any], path: Path) -> Path | None:
     axes[0][0].set_ylabel("target return")
     axes[0][0].legend(fontsize=7, loc="best")
     fig.suptitle("Disentanglement vs transfer (one point per vision module)", fontsize=10)
-    return _figure_png(fig, path)
+    return write_figure(path, fig)
 
 
 # -- documents -------------------------------------------------------------------------------
