@@ -54,3 +54,5 @@ def test_darla_defaults_to_resize_and_an_unknown_decoder_is_one_line() -> None:
         DarlaError, match="unknown decoder 'bilinear': use one of transposed, resize"
     ):
         build_model("beta_vae", image_size=SIZE, decoder="bilinear")
+    with pytest.raises(DarlaError, match="unknown output 'tanh': use one of linear, sigmoid"):
+        build_model("darla", dae=dae, output="tanh")

@@ -131,10 +131,14 @@ def test_a_model_is_a_config_not_a_copy() -> None:
     assert isinstance(darla.dae, DenoisingAutoencoder)
     assert vae.config["beta"] == 1.0 and vae.config["name"] == "vae"
     assert beta_vae.config["beta"] == 4.0
-    # Same architecture: the state dicts have identical keys and shapes.
+    # Same architecture: the state dicts have identical keys and shapes (DARLA's decoder
+    # resizes by default, a config value the pixel models take too).
     shapes = {k: v.shape for k, v in vae.state_dict().items()}
     assert shapes == {k: v.shape for k, v in beta_vae.state_dict().items()}
-    assert shapes == {k: v.shape for k, v in darla.state_dict().items()}
+    resizing = build_model("beta_vae", image_size=SIZE, latent_dim=8, decoder="resize")
+    assert {k: v.shape for k, v in resizing.state_dict().items()} == {
+        k: v.shape for k, v in darla.state_dict().items()
+    }
 
 
 def test_darla_architecture_matches_the_paper() -> None:

@@ -128,14 +128,27 @@ def test_weights_that_do_not_fit_the_config_are_a_user_error(tmp_path) -> None:
         load_model(path)
 
 
-def test_a_darla_file_from_before_the_decoder_choice_loads_with_transposed_convs(tmp_path) -> None:
-    model = tiny_model("darla", decoder="transposed").eval()
+def test_a_darla_file_from_before_decoder_and_output_were_choices_loads_as_it_was(tmp_path) -> None:
+    """Such files hold transposed convs whose output J saw through a sigmoid."""
+    model = tiny_model("darla", decoder="transposed", output="sigmoid").eval()
     path = save_model(model, tmp_path)
-    rewrite_config(path, lambda config: config.pop("decoder"))  # as files written before it
+
+    def as_before(config: dict) -> None:
+        del config["decoder"], config["output"]
+
+    rewrite_config(path, as_before)
     loaded = load_model(path)
-    assert loaded.config["decoder"] == "transposed"
+    assert (loaded.config["decoder"], loaded.config["output"]) == ("transposed", "sigmoid")
     z = torch.randn(3, model.latent_dim)
     torch.testing.assert_close(loaded.decode(z), model.decode(z), rtol=0, atol=0)
+    x = torch.rand(2, 3, loaded.config["image_size"], loaded.config["image_size"])
+    g = torch.Generator
+    torch.testing.assert_close(
+        loaded.loss(x, generator=g().manual_seed(0))["loss"],
+        model.loss(x, generator=g().manual_seed(0))["loss"],
+        rtol=0,
+        atol=0,
+    )
 
 
 def test_a_file_with_the_fields_as_separate_entries_still_loads(tmp_path) -> None:

@@ -24,6 +24,7 @@ from darla.vision.losses import feature_reconstruction_loss
 from darla.vision.vae import BetaVAE
 
 DAE_PREFIX = "frozen_dae."
+OUTPUTS: tuple[str, ...] = ("linear", "sigmoid")
 
 
 class DarlaVAE(BetaVAE):
@@ -43,6 +44,11 @@ class DarlaVAE(BetaVAE):
         latent_dim, hidden_dim, beta, decoder: as for :class:`BetaVAE`. ``resize`` by default:
             J is nearly blind to the checkerboard a transposed-conv decoder paints, so that
             decoder's pixels never settle (see :class:`~darla.vision.trunk.ConvDecoder`).
+        output: what J is fed. ``linear``: the decoder's output as is (images clamp it to
+            [0, 1]). ``sigmoid``: squashed first, as the earlier DARLA here did; where frames
+            are saturated (white or black backgrounds) the sigmoid saturates with them and J's
+            gradient vanishes there: with J = conv1 that model stalled on 16 coloured squares
+            at lr 1e-3 (loss 508 -> 416) where ``linear`` fell 36x.
     """
 
     def __init__(
@@ -54,6 +60,7 @@ class DarlaVAE(BetaVAE):
         hidden_dim: int = 256,
         beta: float = 0.25,
         decoder: str = "resize",
+        output: str = "linear",
     ) -> None:
         if not isinstance(dae, DenoisingAutoencoder):
             raise DarlaError(
@@ -61,6 +68,8 @@ class DarlaVAE(BetaVAE):
                 "build_model('dae') first and pass dae=<model or path to its model.safetensors>"
             )
         check_feature_layer(perceptual_layer)
+        if output not in OUTPUTS:
+            raise DarlaError(f"unknown output {output!r}: use one of {', '.join(OUTPUTS)}")
         dae_size = dae.config["image_size"]
         if image_size is None:
             image_size = dae_size
@@ -69,9 +78,13 @@ class DarlaVAE(BetaVAE):
                 f"image_size {image_size} differs from the DAE's {dae_size}: "
                 "train the DAE on the same frames or leave image_size unset"
             )
-        super().__init__(image_size, latent_dim, hidden_dim, beta, "bernoulli", decoder)
+        # decode() squashes like the pixel models with these likelihoods: sigmoid, or clamp
+        likelihood = "bernoulli" if output == "sigmoid" else "gaussian"
+        super().__init__(image_size, latent_dim, hidden_dim, beta, likelihood, decoder)
         del self._config["likelihood"]
-        self._config.update(name="darla", perceptual_layer=perceptual_layer, dae=dae.config)
+        self._config.update(
+            name="darla", perceptual_layer=perceptual_layer, output=output, dae=dae.config
+        )
         self.hold_frozen(DAE_PREFIX, dae)  # outside parameters() and state_dict(); saved too
 
     @property
@@ -91,5 +104,5 @@ class DarlaVAE(BetaVAE):
         """
         with torch.no_grad():
             target = self.perceptual_features(x)
-        x_hat = torch.sigmoid(output)  # the decoder's logits as an image, as the DAE was fed
+        x_hat = torch.sigmoid(output) if self._config["output"] == "sigmoid" else output
         return feature_reconstruction_loss(self.perceptual_features(x_hat), target)

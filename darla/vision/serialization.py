@@ -126,8 +126,9 @@ def _build(config: dict[str, Any]) -> VisionModel:
     if config["name"] == "darla":
         # An untrained DAE of the saved architecture; its weights come from the same file.
         config["dae"] = _build(config["dae"])
-        # files from before the decoder was a choice have DARLA's first decoder
+        # files from before these were choices have DARLA's first decoder and output
         config.setdefault("decoder", "transposed")
+        config.setdefault("output", "sigmoid")
     if config["name"] == "scan":  # its frozen visual model, weights from the same file
         config["visual"] = _build(config["visual"])
     return build_model(**config)
