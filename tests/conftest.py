@@ -1,4 +1,5 @@
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,3 +15,16 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def smoke_runs(tmp_path_factory) -> Path:
+    """One runs root for every end-to-end smoke test of the session.
+
+    Run folders are named by a key of what they depend on and locked while written, so the
+    frames, DAE, vision modules and agents one test makes at smoke sizes are reused by every
+    later test that asks for the same settings, instead of each test training its own. A test
+    that needs a stage to run (not be reused) asks for settings no other test uses, or checks
+    reuse against what existed before it ran.
+    """
+    return tmp_path_factory.mktemp("smoke_runs")

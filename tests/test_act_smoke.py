@@ -17,9 +17,9 @@ from darla.stages.see import run_see, see_run_dir
 
 
 @pytest.mark.slow
-def test_smoke_see_then_act(tmp_path) -> None:
+def test_smoke_see_then_act(smoke_runs) -> None:
     see = run_see(
-        compose("see", ["experiment=smoke", "vision=beta_vae", f"runs_root={tmp_path}"]),
+        compose("see", ["experiment=smoke", "vision=beta_vae", f"runs_root={smoke_runs}"]),
         progress=False,
     )
     cfg = compose(
@@ -27,14 +27,14 @@ def test_smoke_see_then_act(tmp_path) -> None:
         [
             "experiment=smoke",
             "representation=beta_vae",
-            f"runs_root={tmp_path}",
+            f"runs_root={smoke_runs}",
         ],
     )
     # act finds the vision run from its settings alone, by the same key `darla see` used
     assert (
         see_run_dir(
             see_config(
-                {"runs_root": str(tmp_path), "see_overrides": list(cfg.see_overrides)}, "beta_vae"
+                {"runs_root": str(smoke_runs), "see_overrides": list(cfg.see_overrides)}, "beta_vae"
             )
         )
         == see.run_dir
@@ -56,7 +56,15 @@ def test_smoke_see_then_act(tmp_path) -> None:
     assert curve.ndim == 3 and curve.shape[0] > 100 and curve.std() > 0  # a drawn plot
     assert any(p.name.startswith("events.out.tfevents") for p in (result.run_dir / "tb").rglob("*"))
     summary = json.loads((result.run_dir / "summary.json").read_text())
-    assert summary["num_timesteps"] == 600 and summary["mean_good_pickups"] >= 0
+    assert summary["num_timesteps"] == 600 and summary["eval_episodes"] == 1
+    # the reward is +1 per good and -1 per bad pickup and nothing else, so the source return
+    # the summary reports is its pickups' difference
+    good, bad = summary["mean_good_pickups"], summary["mean_bad_pickups"]
+    assert summary["mean_return"] == pytest.approx(good - bad)
+    assert float(good).is_integer() and float(bad).is_integer()  # one episode: whole pickups
+    with np.load(result.run_dir / "evaluations.npz") as curve:  # evaluated every 300 steps
+        assert curve["timesteps"].tolist() == [300, 600]
+        np.testing.assert_allclose(curve["results"], curve["good_pickups"] - curve["bad_pickups"])
 
     agent = load_agent(result.run_dir)
     venv = make_vec_env(envs.source_domains(), 2, 9, {"obs_size": 64, "max_episode_steps": 50})

@@ -14,7 +14,7 @@ import shutil
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
-from test_transfer_fixtures import agent_runs, transfer_config
+from transfer_fixtures import agent_runs, transfer_config
 
 from darla.cli import main
 from darla.errors import DarlaError

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,21 +37,25 @@ def _darla(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedPro
     )
 
 
+def _finished_runs(root: Path) -> set[Path]:
+    return {run for run in root.glob("*/*") if is_finished(run)}
+
+
 @pytest.fixture(scope="module")
-def first(tmp_path_factory) -> tuple[Path, PipelineResult]:
-    root = tmp_path_factory.mktemp("runs")
-    return root, _run(root)
+def first(smoke_runs) -> tuple[Path, PipelineResult, set[Path]]:
+    """The pipeline in the session's smoke runs root, and the runs that were there before."""
+    existed = _finished_runs(smoke_runs)
+    return smoke_runs, _run(smoke_runs), existed
 
 
 @pytest.mark.slow
 def test_first_run_runs_every_stage_and_ends_with_a_report(first) -> None:
-    _root, result = first
-    assert [(o.stage, o.reused) for o in result.outcomes] == [
-        ("see", False),
-        ("act", False),
-        ("act", False),
-        ("transfer", False),
-    ]
+    _root, result, existed = first
+    assert [o.stage for o in result.outcomes] == ["see", "act", "act", "transfer"]
+    # a stage is reused exactly when its run was already there (an earlier smoke test may have
+    # trained the same vision module); these agents and their transfer are this test's own
+    assert all(o.reused == (o.run_dir in existed) for o in result.outcomes)
+    assert not any(o.reused for o in result.outcomes[1:])
     assert all(is_finished(o.run_dir) for o in result.outcomes)
     assert result.report_html.is_file()
     results = json.loads((result.transfer_run / "results.json").read_text())
@@ -59,7 +64,7 @@ def test_first_run_runs_every_stage_and_ends_with_a_report(first) -> None:
 
 @pytest.mark.slow
 def test_second_identical_run_recomputes_nothing(first) -> None:
-    root, result = first
+    root, result, _ = first
     again = _run(root)
     assert again.ran() == []
     assert [o.run_dir for o in again.outcomes] == [o.run_dir for o in result.outcomes]
@@ -67,7 +72,7 @@ def test_second_identical_run_recomputes_nothing(first) -> None:
 
 @pytest.mark.slow
 def test_changed_agent_setting_reruns_act_and_transfer_only(first, capsys) -> None:
-    root, result = first
+    root, result, _ = first
     changed = _run(root, "act_overrides=['agent.hyperparams.learning_rate=0.001']")
     assert [o.stage for o in changed.ran()] == ["act", "act", "transfer"]
     assert changed.outcomes[0].run_dir == result.outcomes[0].run_dir  # the vision module
@@ -77,7 +82,7 @@ def test_changed_agent_setting_reruns_act_and_transfer_only(first, capsys) -> No
 
 @pytest.mark.slow
 def test_run_folder_of_another_format_is_refused_then_forced(first, tmp_path) -> None:
-    root, result = first
+    root, result, _ = first
     copy = tmp_path / "runs"
     shutil.copytree(root, copy)
     act_run = copy / "act" / result.outcomes[1].run_dir.name
@@ -120,18 +125,45 @@ def test_two_job_local_sweep_writes_complete_run_folders(tmp_path) -> None:
     _assert_sweep(root, proc, jobs=2)
 
 
+def _processes_mentioning(text: str) -> list[int]:
+    """Pids of this machine's processes whose command line contains ``text``."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text.encode() in cmdline.read_bytes():
+                pids.append(int(cmdline.parent.name))
+        except OSError:  # the process ended while we looked
+            continue
+    return pids
+
+
 @pytest.mark.slow
 def test_two_job_ray_sweep_on_a_local_ray_instance(tmp_path) -> None:
+    """The cluster path: the sweep connects to a running Ray instance by its address, as on a
+    cluster. The test starts that instance itself (its own temp dir, ports Ray picks free) and
+    stops it with ``ray.shutdown()``, leaving any other Ray on the machine alone."""
     pytest.importorskip("hydra_plugins.hydra_ray_launcher")  # installed by the Makefile
+    ray = pytest.importorskip("ray")
     root = tmp_path / "runs"
+    # short: Ray's socket paths under it must fit in 107 characters
+    temp_dir = tempfile.mkdtemp(prefix="darla-ray-", dir="/tmp")
     try:
+        ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp_dir, log_to_driver=False)
+        address = ray.get_runtime_context().gcs_address
         proc = _darla("run", "-m", "experiment=smoke", "methods=[random]", "seeds=[3],[4]",
                       f"runs_root={root}", "hydra/launcher=ray",
-                      "+hydra.launcher.ray.init.num_cpus=2", cwd=tmp_path)  # fmt: skip
+                      f"+hydra.launcher.ray.init.address={address}",
+                      # the launcher sets an object store size, which Ray refuses when joining a
+                      # running instance: null leaves the instance's own
+                      "+hydra.launcher.ray.init.object_store_memory=null", cwd=tmp_path)  # fmt: skip
         _assert_sweep(root, proc, jobs=2)
     finally:
-        ray = Path(sys.executable).parent / "ray"
-        subprocess.run([str(ray), "stop", "--force"], capture_output=True, timeout=60)
+        ray.shutdown()
+    deadline = time.monotonic() + 30
+    while _processes_mentioning(temp_dir) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _processes_mentioning(temp_dir), "the test's Ray instance outlived ray.shutdown()"
+    shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 @pytest.mark.slow
@@ -147,19 +179,27 @@ def test_ctrl_c_mid_stage_then_the_next_run_picks_up(tmp_path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # a shell starts background jobs with SIGINT ignored, and children inherit that (the
+        # suite run as `make test &` would): give the run the default, as in a terminal
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
+    # a resumable checkpoint: state.json is written last and names a complete one
     deadline = time.monotonic() + 120
-    while not list(root.glob("act/*/checkpoints/*")) and time.monotonic() < deadline:
+    while not list(root.glob("act/*/checkpoints/state.json")) and time.monotonic() < deadline:
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 2, err[-2000:]
     assert "interrupted" in err and "Traceback" not in err
     assert not list(root.glob("transfer/*"))  # nothing after the interrupted stage ran
+    # the last checkpoint the interrupted run left (another may have landed after the first)
+    (state_file,) = root.glob("act/*/checkpoints/state.json")
+    step = json.loads(state_file.read_text())["num_timesteps"]
+    assert 0 < step < 3000
 
     resumed = _darla(*args, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "resuming" in resumed.stdout
+    assert f"act: resuming {state_file.parent.parent} at step {step}/3000" in resumed.stdout
     assert "report: " in resumed.stdout.strip().splitlines()[-1]
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from darla.cli import main
 from darla.io import sha256_file
+from darla.manifest import is_finished
 
 
 def darla(*args, cwd):
@@ -46,8 +47,8 @@ def test_bad_input_is_one_line_and_exit_code_2(overrides, message, tmp_path, cap
 
 
 @pytest.mark.slow
-def test_smoke_see_writes_every_artifact_is_reused_and_feeds_act(tmp_path):
-    first = darla("see", "experiment=smoke", f"runs_root={tmp_path / 'runs'}", cwd=tmp_path)
+def test_smoke_see_writes_every_artifact_is_reused_and_feeds_act(smoke_runs, tmp_path):
+    first = darla("see", "experiment=smoke", f"runs_root={smoke_runs}", cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     run_dir = Path(first.stdout.strip().splitlines()[-1].split("vision run: ")[1])
     run_dir = run_dir if run_dir.is_absolute() else tmp_path / run_dir
@@ -69,11 +70,15 @@ def test_smoke_see_writes_every_artifact_is_reused_and_feeds_act(tmp_path):
     )
     for name, digest in manifest["files"].items():
         assert sha256_file(run_dir / name) == digest, name
-    assert "dae_sha256" in manifest["inputs"]
-    dae_runs = list((tmp_path / "runs" / "see").glob("dae-*"))
-    assert len(dae_runs) == 1
+    # its DAE is a finished run of the same runs root, named in its manifest by its weights
+    dae_runs = [
+        run
+        for run in (smoke_runs / "see").glob("dae-*")
+        if sha256_file(run / "model.safetensors") == manifest["inputs"]["dae_sha256"]
+    ]
+    assert len(dae_runs) == 1 and is_finished(dae_runs[0])
 
-    again = darla("see", "experiment=smoke", f"runs_root={tmp_path / 'runs'}", cwd=tmp_path)
+    again = darla("see", "experiment=smoke", f"runs_root={smoke_runs}", cwd=tmp_path)
     assert again.returncode == 0
     assert (
         "dae: reused" in again.stdout
@@ -82,7 +87,7 @@ def test_smoke_see_writes_every_artifact_is_reused_and_feeds_act(tmp_path):
     )
 
     # stage 2 from the command line finds this vision run by its config (inside a Hydra job)
-    acted = darla("act", "experiment=smoke", f"runs_root={tmp_path / 'runs'}", cwd=tmp_path)
+    acted = darla("act", "experiment=smoke", f"runs_root={smoke_runs}", cwd=tmp_path)
     assert acted.returncode == 0, acted.stderr[-2000:]
     assert "agent run:" in acted.stdout
 

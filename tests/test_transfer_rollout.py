@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_transfer_fixtures import SETTINGS, SIZE, STEPS, LatentPPOPolicy, domain
+from transfer_fixtures import SETTINGS, SIZE, STEPS, LatentPPOPolicy, domain
 
 from darla.transfer import (
     Cell,

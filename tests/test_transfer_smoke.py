@@ -15,21 +15,21 @@ from darla.stages.transfer import run_transfer
 
 
 @pytest.mark.slow
-def test_smoke_see_act_transfer(tmp_path) -> None:
+def test_smoke_see_act_transfer(smoke_runs) -> None:
     run_see(
-        compose("see", ["experiment=smoke", "vision=beta_vae", f"runs_root={tmp_path}"]),
+        compose("see", ["experiment=smoke", "vision=beta_vae", f"runs_root={smoke_runs}"]),
         progress=False,
     )
     agents = [
         run_act(
-            compose("act", ["experiment=smoke", f"representation={rep}", f"runs_root={tmp_path}",
+            compose("act", ["experiment=smoke", f"representation={rep}", f"runs_root={smoke_runs}",
                             "see_overrides=['experiment=smoke']"]),
             progress=False,
         ).run_dir
         for rep in ("beta_vae", "pixels")
     ]  # fmt: skip
     result = run_transfer(
-        compose("transfer", ["experiment=smoke", f"runs_root={tmp_path}"]),
+        compose("transfer", ["experiment=smoke", f"runs_root={smoke_runs}"]),
         [str(a) for a in agents],
         progress=False,
     )

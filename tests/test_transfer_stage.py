@@ -8,7 +8,7 @@ import re
 import shutil
 
 import pytest
-from test_transfer_fixtures import agent_runs, transfer_config
+from transfer_fixtures import agent_runs, transfer_config
 
 import envs
 from darla.errors import DarlaError

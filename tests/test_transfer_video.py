@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import imageio.v2 as imageio
 import numpy as np
-from test_transfer_fixtures import SETTINGS, SIZE, STEPS, LatentPPOPolicy, domain
+from transfer_fixtures import SETTINGS, SIZE, STEPS, LatentPPOPolicy, domain
 
 from darla.transfer import RandomPolicy, episode_seeds, run_episodes
 from darla.transfer.video import (
@@ -69,7 +71,22 @@ def test_episode_bound_and_caption_changes_with_the_return(tmp_path) -> None:
     policy = RandomPolicy(SIZE)
     _, recordings = run_episodes(policy, domain("A_room1"), episode_seeds(0, 3), SETTINGS, record=3)
     path = write_rollout_video(policy, recordings, "A_room1", path=tmp_path / "r.mp4", episodes=1)
-    assert len(_decode(path)) == STEPS + 1
+    assert len(_decode(path)) == STEPS + 1  # one episode, not the three recorded
+
+    # the same episode with a pickup at step 5: the status line of every later frame says so,
+    # and nothing but the status line changes
+    recording = recordings[0]
+    picked = replace(
+        recording,
+        returns=recording.returns + (np.arange(STEPS + 1) >= 5),
+        good=recording.good + (np.arange(STEPS + 1) >= 5),
+    )
+    before = rollout_frames(policy, recording, "A_room1")
+    after = rollout_frames(policy, picked, "A_room1")
+    status = slice(PANEL + 16, PANEL + CAPTION)
+    np.testing.assert_array_equal(before[:5], after[:5])
+    np.testing.assert_array_equal(before[:, : status.start], after[:, : status.start])
+    assert all((before[t, status] != after[t, status]).any() for t in range(5, STEPS + 1))
 
 
 def test_without_ffmpeg_the_video_falls_back_to_a_gif(tmp_path, monkeypatch) -> None:

@@ -11,10 +11,12 @@ partial descriptions.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 from vision_models import (
     SHAPE_NAMES,
     SIZE,
@@ -23,7 +25,6 @@ from vision_models import (
     smoke_see,
     tiny_model,
 )
-from vision_models import smoke_root as smoke_root  # the fixture: one runs root per module
 
 import envs
 from darla.errors import DarlaError
@@ -389,8 +390,8 @@ SMOKE = ["metrics.names=[mig]", "train.threads=1"]
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dataset", ["env", "shapes"])
-def test_smoke_see_trains_dcign_on_clamped_batches(dataset, smoke_root) -> None:
-    smoke = smoke_see(smoke_root, "dcign", f"data.dataset={dataset}", *SMOKE)
+def test_smoke_see_trains_dcign_on_clamped_batches(dataset, smoke_runs) -> None:
+    smoke = smoke_see(smoke_runs, "dcign", f"data.dataset={dataset}", *SMOKE)
     run, summary, model = smoke.run, smoke.summary, smoke.model
     for artifact in ("metrics.json", "recon.png", "traversals.png"):
         assert (run / artifact).is_file(), artifact
@@ -401,10 +402,10 @@ def test_smoke_see_trains_dcign_on_clamped_batches(dataset, smoke_root) -> None:
 
 
 @pytest.mark.slow
-def test_smoke_see_trains_scan_on_its_visual_run_and_scores_img2sym(smoke_root, capsys) -> None:
+def test_smoke_see_trains_scan_on_its_visual_run_and_scores_img2sym(smoke_runs, capsys) -> None:
     import json
 
-    smoke = smoke_see(smoke_root, "scan", *SMOKE)
+    smoke = smoke_see(smoke_runs, "scan", *SMOKE)
     run, model = smoke.run, smoke.model
     out = capsys.readouterr().out
     assert "scan img2sym accuracy on A_room2" in out
@@ -413,7 +414,11 @@ def test_smoke_see_trains_scan_on_its_visual_run_and_scores_img2sym(smoke_root, 
     assert set(accuracy["overall"]) == {*envs.factor_vocabulary(), "mean"}
     for artifact in ("metrics.json", "recon.png", "traversals.png", "sym2img.png"):
         assert (run / artifact).is_file(), artifact
-    visual_run = next((smoke_root / "see").glob("darla-*"))
+    # the visual model scan was grounded in: the see run its config names
+    visual_run = Path(
+        yaml.safe_load((run / "config.yaml").read_text())["vision"]["model"]["visual"]
+    ).parent
+    assert visual_run.name.startswith("darla-") and visual_run.parent == smoke_runs / "see"
     visual = load_model(visual_run)
     frames = np.zeros((2, 64, 64, 3), np.uint8)
     np.testing.assert_array_equal(model.latent_mean(frames), visual.latent_mean(frames))
@@ -422,5 +427,5 @@ def test_smoke_see_trains_scan_on_its_visual_run_and_scores_img2sym(smoke_root, 
     described = model.img2sym(frames[:1])[0]
     assert set(described) == set(envs.factor_vocabulary())
     # the same visual model given as visual_run: the same run, reused
-    again = smoke_see(smoke_root, "scan", f"visual_run={visual_run}", *SMOKE)
+    again = smoke_see(smoke_runs, "scan", f"visual_run={visual_run}", *SMOKE)
     assert again.reused and again.run == run

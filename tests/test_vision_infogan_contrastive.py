@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import torch
 from vision_models import SIZE, shapes_data, smoke_see, tiny_model
-from vision_models import smoke_root as smoke_root  # the fixture: one runs root per module
 
 from darla.errors import DarlaError
 from darla.vision import Augmentations, augment, build_model, images_to_tensor, nt_xent
@@ -291,11 +290,11 @@ def test_a_training_batch_of_one_frame_is_refused_in_one_line(name) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", MODELS)
-def test_smoke_see_trains_scores_and_saves_each_model(name, smoke_root) -> None:
+def test_smoke_see_trains_scores_and_saves_each_model(name, smoke_runs) -> None:
     from darla.stages.score import score_run
 
     # Scored once, by `darla metrics RUN` below: the metrics are the same code for every model.
-    smoke = smoke_see(smoke_root, name, "metrics.enabled=false")
+    smoke = smoke_see(smoke_runs, name, "metrics.enabled=false")
     run, summary = smoke.run, smoke.summary
     for grid in ("recon.png", "traversals.png"):  # a model without a decoder has no grids
         assert (run / grid).is_file() == (name == "infogan"), grid

@@ -1,10 +1,15 @@
-"""Every model can overfit one batch: its loss drops at least 10x in a bounded number of steps.
+"""Every model can overfit one batch: its loss drops many-fold in a bounded number of steps.
 
 A model that cannot memorise 16 images has a bug in its loss or its gradient path (a detached
 term, a saturated output, a frozen layer), whatever its architecture. The images are seeded
-coloured squares on white; step budgets and learning rates were chosen with a 2x margin over
-three seeds (β-VAEs first sit on the mean image before the latents start carrying information,
-so they get more steps).
+coloured squares on white. The settings are chosen away from the edge of divergence, because
+which float kernels a CPU gets (AVX-512, AVX2, oneDNN's ISA) changes every step's round-off:
+at lr 2e-3 the DARLA loss jumped 9x at step 5 on an AVX-512 CPU and dropped only 4.8x there.
+Measured drops (first loss / mean of the last ten), seeds 0-2 of the images and weights, under
+the native AVX-512 kernels, ``ATEN_CPU_CAPABILITY=default`` and ``=avx2`` (both with
+``ONEDNN_MAX_CPU_ISA=AVX2``), worst of the nine: DAE 31.5, β-VAE Bernoulli 15.6, β-VAE Gaussian
+20.5, VAE 19.9, DARLA 37.5. Thresholds sit at least 2.5x below the worst. β-VAEs first sit on
+the mean image before the latents start carrying information, so they get more steps.
 """
 
 from __future__ import annotations
@@ -57,7 +62,7 @@ def drop(history: list[float]) -> float:
 def trained_dae() -> tuple[VisionModel, list[float]]:
     torch.manual_seed(0)
     dae = build_model("dae", image_size=SIZE, mask_fraction=0.25)
-    return dae, fit(dae, coloured_squares(), steps=300, lr=2e-3)
+    return dae, fit(dae, coloured_squares(), steps=300, lr=1e-3)
 
 
 def test_dae_overfits_a_batch(trained_dae) -> None:
@@ -77,7 +82,7 @@ def test_dae_overfits_a_batch(trained_dae) -> None:
 def test_vae_family_overfits_a_batch(name: str, config: dict, steps: int, lr: float) -> None:
     torch.manual_seed(0)
     model = build_model(name, image_size=SIZE, **config)
-    assert drop(fit(model, coloured_squares(), steps, lr)) >= 10
+    assert drop(fit(model, coloured_squares(), steps, lr)) >= 6
 
 
 def test_darla_overfits_a_batch(trained_dae) -> None:
@@ -85,5 +90,5 @@ def test_darla_overfits_a_batch(trained_dae) -> None:
     before = {k: v.clone() for k, v in dae.state_dict().items()}
     torch.manual_seed(0)
     model = build_model("darla", dae=dae)
-    assert drop(fit(model, coloured_squares(), steps=400, lr=2e-3)) >= 10
+    assert drop(fit(model, coloured_squares(), steps=600, lr=1e-3)) >= 10
     assert all(torch.equal(v, before[k]) for k, v in model.dae.state_dict().items())

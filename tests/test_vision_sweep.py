@@ -15,6 +15,7 @@ from darla.metrics.published import DSPRITES
 from darla.stages.see import see_run_dir, strength_setting
 from darla.stages.see_data import complete_model_kwargs
 from darla.stages.vision_report import VisionRun, format_markdown, vision_table
+from darla.vision import read_config
 
 
 def see_config(tmp_path, *overrides):
@@ -152,11 +153,11 @@ def test_a_see_sweep_ends_with_the_table_of_its_runs(tmp_path) -> None:
     for outcome in outcomes:
         run_dir = Path(json.loads(outcome.read_text())["vision_run"])
         run_dir = run_dir if run_dir.is_absolute() else tmp_path / run_dir
-        config = (run_dir / "config.yaml").read_text()
-        beta = 1.0 if "beta: 1.0" in config else 16.0
-        assert f"beta: {beta}" in config
+        # the β the weights were built with, as the saved model records it
+        beta = read_config(run_dir)["beta"]
         mig = json.loads((run_dir / "metrics.json").read_text())["mig"]["scores"]["mig"]
         by_beta.setdefault(beta, []).append(mig)
+    assert {beta: len(migs) for beta, migs in by_beta.items()} == {1.0: 2, 16.0: 2}  # strength 0, 5
     rows = {r["value"]: r for r in table["datasets"]["shapes"]["rows"]}
     assert sorted(rows) == [1.0, 16.0]
     for beta, migs in by_beta.items():

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 import torch
 
 import envs
@@ -121,13 +120,6 @@ def see_run(root: Path, model: VisionModel) -> Path:
     save_model(model, run)
     write_manifest(run, stage="see", config={"vision": {"name": name}}, inputs={})
     return run
-
-
-@pytest.fixture(scope="module")
-def smoke_root(tmp_path_factory) -> Path:
-    """One runs root for a module's smoke runs, so the frames (and SCAN's visual model) are
-    collected once and reused."""
-    return tmp_path_factory.mktemp("smoke_runs")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from tqdm import tqdm
 import envs
 from darla.errors import DarlaError
 from darla.io import sha256_file, sha256_json, write_json
+from darla.workers import imap_unordered
 
 FORMAT_VERSION = 1
 ARRAYS = ("frames", "factors", "domain_ids", "episode_ids")
@@ -152,10 +153,14 @@ def _collect_into(config: CollectionConfig, folder: Path, *, workers: int, progr
     jobs = [(config, episode) for episode in range(config.num_episodes)]
     bar = tqdm(total=n, desc="collecting frames", unit="frame", disable=not progress)
     if workers > 1:
-        context = envs.render_process_context()
-        with context.Pool(workers) as pool:
-            results = pool.imap_unordered(_collect_episode, jobs, chunksize=4)
-            _store(results, frames, factors, domain_ids, length, bar)
+        _store(
+            imap_unordered(_collect_episode, jobs, workers),
+            frames,
+            factors,
+            domain_ids,
+            length,
+            bar,
+        )
     else:
         _store(map(_collect_episode, jobs), frames, factors, domain_ids, length, bar)
     bar.close()

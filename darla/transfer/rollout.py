@@ -252,12 +252,12 @@ def evaluate_cells(
             finally:
                 torch.set_num_threads(previous)
         else:
-            from envs import render_process_context
+            from darla.workers import imap_unordered
 
-            context = render_process_context()
-            with context.Pool(min(workers, len(tasks)), _init_worker, (threads,)) as pool:
-                for result in pool.imap_unordered(_run_task, tasks):
-                    collect(result)
+            for result in imap_unordered(
+                _run_task, tasks, min(workers, len(tasks)), _init_worker, (threads,)
+            ):
+                collect(result)
     finally:
         bar.close()
     return out
