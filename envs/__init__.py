@@ -4,6 +4,8 @@ Importing this package sets up headless rendering (pyglet on Mesa EGL) before Mi
 and registers ``darla/CollectGoodObjects-v0`` with gymnasium.
 """
 
+from typing import Any
+
 from envs.rendering import RenderingUnavailableError, enable_headless, render_process_context
 
 enable_headless()
@@ -45,6 +47,7 @@ __all__ = [
     "RenderingUnavailableError",
     "Shapes2D",
     "domain_names",
+    "env_settings",
     "factor_vocabulary",
     "get_domain",
     "make_factor_dataset",
@@ -54,3 +57,28 @@ __all__ = [
     "source_domains",
     "target_domains",
 ]
+
+
+def env_settings(**settings: Any) -> dict[str, Any]:
+    """Every constructor setting of ``CollectGoodObjects``, the defaults filled in.
+
+    This is what a run key holds about the env: with the defaults written out, a changed default
+    (more objects, a bigger room) is a changed key, and a run made before it is not reused.
+    ``domain`` is keyed by its resolved factors elsewhere and ``render_mode`` changes no number,
+    so neither is here.
+    """
+    import inspect
+
+    from envs.collect_good_objects import CollectGoodObjects
+
+    parameters = inspect.signature(CollectGoodObjects.__init__).parameters
+    resolved = {name: p.default for name, p in parameters.items() if name not in _NOT_ENV_SETTINGS}
+    unknown = sorted(set(settings) - set(resolved))
+    if unknown:
+        raise DomainError(
+            f"unknown CollectGoodObjects setting {unknown[0]!r}; valid: {', '.join(resolved)}"
+        )
+    return {**resolved, **settings}
+
+
+_NOT_ENV_SETTINGS = ("self", "domain", "render_mode")

@@ -18,7 +18,7 @@ DomainSpec = str | Mapping[str, Any]
 
 
 class DomainError(ValueError):
-    """An unknown domain, factor or value; the message lists the valid ones."""
+    """An unknown domain, factor, value or env setting; the message lists the valid ones."""
 
 
 @functools.cache

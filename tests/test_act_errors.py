@@ -85,3 +85,25 @@ def test_random_and_pixels_take_no_vision_run(tmp_path) -> None:
     fails(
         act_config(tmp_path, "random", vision=vision_run(tmp_path, "darla")), "uses no vision run"
     )
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("act.total_timesteps=-5", "act.total_timesteps=-5: use a whole number >= 1"),
+        ("act.n_envs=0", "act.n_envs=0: use a whole number >= 1"),
+        ("act.eval_episodes=0", "act.eval_episodes=0: use a whole number >= 1"),
+        ("act.eval_every=-1", "act.eval_every=-1: use a whole number >= 0"),
+        ("act.episode_steps=2.5", "act.episode_steps=2.5: use a whole number >= 1"),
+    ],
+)
+def test_numeric_settings_out_of_range(tmp_path, override, message) -> None:
+    fails(act_config(tmp_path, "random", override), message)
+    assert not (tmp_path / "act").exists()  # refused before any run folder
+
+
+def test_an_unknown_env_setting_is_named(tmp_path) -> None:
+    from envs import DomainError
+
+    with pytest.raises(DomainError, match="unknown CollectGoodObjects setting 'num_goodies'"):
+        run_act(act_config(tmp_path, "random", "+act.env.num_goodies=3"), progress=False)

@@ -73,6 +73,15 @@ def test_load_agent_refuses_a_changed_vision_model_and_wrong_frames(tmp_path) ->
         load_agent(tmp_path)
 
 
+def test_load_agent_refuses_a_model_zip_changed_since_act_wrote_it(tmp_path) -> None:
+    result = run_act(act_config(tmp_path, "random", steps=40), progress=False)
+    model_zip = result.run_dir / "model.zip"
+    load_agent(result.run_dir)  # as written: loads
+    model_zip.write_bytes(model_zip.read_bytes() + b"\0")  # still a valid zip, other bytes
+    with pytest.raises(DarlaError, match=r"model.zip changed since `darla act` wrote it"):
+        load_agent(result.run_dir)
+
+
 def test_frozen_representation_takes_any_vision_run(tmp_path) -> None:
     vision = vision_run(tmp_path, "vae")
     result = run_act(act_config(tmp_path, "frozen", vision=vision, steps=40), progress=False)

@@ -75,7 +75,12 @@ def vision_run(root: Path, seed: int = 0) -> Path:
 
 
 def act_config(
-    root: Path, representation: str, seed: int, vision: Path | None = None, size: int = SIZE
+    root: Path,
+    representation: str,
+    seed: int,
+    vision: Path | None = None,
+    size: int = SIZE,
+    *extra: str,
 ):
     overrides = [
         f"representation={representation}",
@@ -98,7 +103,7 @@ def act_config(
     ]
     if vision is not None:
         overrides.append(f"vision_run={vision}")
-    return compose("act", overrides)
+    return compose("act", [*overrides, *extra])
 
 
 def agent_runs(root: Path) -> list[Path]:

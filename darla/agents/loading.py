@@ -22,6 +22,7 @@ from darla.agents.algos import get_algo, policy_kwargs
 from darla.agents.encoders import encode_frames, freeze, load_encoder
 from darla.errors import DarlaError
 from darla.io import sha256_file
+from darla.manifest import MANIFEST, read_manifest
 from darla.vision import VisionModel
 
 AGENT_FILE = "agent.json"
@@ -84,6 +85,13 @@ def load_agent(run_dir: str | os.PathLike[str], device: str | torch.device = "cp
     if not model_zip.is_file():
         raise DarlaError(
             f"{run_dir} has no {MODEL_FILE}: the run did not finish; re-run `darla act` to resume it"
+        )
+    # an SB3 zip is partly unpickled on load: only the bytes `darla act` wrote are accepted
+    recorded = ((read_manifest(run_dir) or {}).get("files") or {}).get(MODEL_FILE)
+    if recorded is not None and sha256_file(model_zip) != recorded:
+        raise DarlaError(
+            f"{model_zip} changed since `darla act` wrote it (its sha256 differs from the run's "
+            f"{MANIFEST}): restore it, or retrain with `darla act --force`"
         )
     encoder = None
     vision_file = None

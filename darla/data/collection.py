@@ -55,11 +55,13 @@ class CollectionConfig:
         return -(-self.num_frames // self.episode_length)
 
     def identity(self) -> dict[str, Any]:
-        """Everything that changes the bytes: resolved domain factors, not just their names."""
+        """Everything that changes the bytes: resolved domain factors, not just their names, and
+        every env setting, defaults included (a changed default is a changed dataset)."""
         return {
             "format": FORMAT_VERSION,
             "domains": [[name, factors] for name, factors in self._resolved],
             **{k: v for k, v in asdict(self).items() if k != "domains"},
+            "env": envs.env_settings(**self.env_kwargs),
         }
 
 

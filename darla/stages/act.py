@@ -71,8 +71,10 @@ def run_act(cfg: Any, *, progress: bool = True, callbacks: list | None = None) -
     torch.set_num_threads(int(act["threads"]))
     runs_root = Path(cfg["runs_root"])
     source = check_source_domains(act["source_domains"])
-    if act["episode_steps"] <= 0 or act["n_envs"] <= 0:
-        raise DarlaError("act.episode_steps and act.n_envs must be positive")
+    for name, minimum in ACT_MINIMUMS.items():
+        value = act[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise DarlaError(f"act.{name}={value!r}: use a whole number >= {minimum}")
     if rep.mode == "pixels" and act["obs_size"] < 36:
         raise DarlaError(
             f"representation=pixels (SB3's NatureCNN) needs frames of at least 36px, got act.obs_size={act['obs_size']}: use 64"
@@ -84,7 +86,11 @@ def run_act(cfg: Any, *, progress: bool = True, callbacks: list | None = None) -
     key_parts = {k: cfg[k] for k in ("representation", "seed")}
     key = run_key(
         key_parts,
-        {k: v for k, v in act.items() if k not in LOGGING_ONLY},
+        {k: v for k, v in act.items() if k not in LOGGING_ONLY and k != "source_domains"},
+        # what the agent saw: the source domains' factors (an edited domain is another agent)
+        # and every env setting, defaults included
+        [envs.resolve_domain(spec)[1] for spec in source],
+        envs.env_settings(**env_kwargs(act)),
         agent_cfg,
         {"vision_sha256": vision_sha},
     )
@@ -163,15 +169,9 @@ def _train_agent(
     write_text(run_dir / "config.yaml", yaml.safe_dump(run_config, sort_keys=False))
     _write_agent_spec(run_dir, rep, agent_cfg["name"], act, spec, vision_file, vision_sha, encoder)
 
-    env_kwargs = {
-        "obs_size": int(act["obs_size"]),
-        "max_episode_steps": int(act["episode_steps"]),
-        **(act.get("env") or {}),
-    }
-    venv = make_vec_env(source, int(act["n_envs"]), int(cfg["seed"]), env_kwargs, act["vec_env"])
-    eval_env = make_vec_env(
-        source, 1, int(cfg["seed"]), env_kwargs, "dummy", first_index=EVAL_INDEX
-    )
+    kwargs = env_kwargs(act)
+    venv = make_vec_env(source, int(act["n_envs"]), int(cfg["seed"]), kwargs, act["vec_env"])
+    eval_env = make_vec_env(source, 1, int(cfg["seed"]), kwargs, "dummy", first_index=EVAL_INDEX)
     if encoder is not None:
         venv, eval_env = LatentVecEnv(venv, encoder), LatentVecEnv(eval_env, encoder)
     else:  # SB3 would transpose the training env itself; the eval env must match it
@@ -240,8 +240,29 @@ def _train_agent(
     return ActResult(run_dir, False, True, int(model.num_timesteps), model)
 
 
+# act's numeric settings and their smallest sensible value (0 turns evaluations/checkpoints off).
+ACT_MINIMUMS = {
+    "obs_size": 8,
+    "episode_steps": 1,
+    "n_envs": 1,
+    "total_timesteps": 1,
+    "eval_every": 0,
+    "eval_episodes": 1,
+    "checkpoint_every": 0,
+    "threads": 1,
+}
+
 # Settings that change speed or logging, not the numbers: left out of the run key.
 LOGGING_ONLY = ("threads", "vec_env", "checkpoint_every")
+
+
+def env_kwargs(act: dict[str, Any]) -> dict[str, Any]:
+    """The CollectGoodObjects arguments of act's envs: frame size, episode length, ``act.env``."""
+    return {
+        "obs_size": int(act["obs_size"]),
+        "max_episode_steps": int(act["episode_steps"]),
+        **(act.get("env") or {}),
+    }
 
 
 def check_source_domains(domains: list[Any]) -> list[Any]:

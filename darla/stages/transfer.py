@@ -38,6 +38,8 @@ from darla.transfer.rollout import Cell, EnvSettings, episode_seeds, evaluate_ce
 # Settings that change speed, not the numbers or the files: left out of the run key.
 NOT_IN_KEY = ("workers", "threads", "batch_episodes")
 SHORTCUTS = ("domains", "extra_domains", "episodes", "videos", "episodes_per_video")
+# Domain lists as the user wrote them (names, null): the key holds them resolved instead.
+DOMAIN_SPECS = ("domains", "extra_domains", "source_domains")
 
 
 def transfer_settings(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -88,8 +90,12 @@ def run_transfer(
     settings = env_settings(t, policies)
 
     key = run_key(
-        {k: v for k, v in t.items() if k not in NOT_IN_KEY},
-        settings.kwargs(),
+        {k: v for k, v in t.items() if k not in NOT_IN_KEY and k not in DOMAIN_SPECS},
+        # the domains as resolved (names and factors: an edited domain is another evaluation),
+        # and every env setting, defaults included
+        [[name, factors] for name, factors in domains],
+        [factors for _, factors in sources],
+        envs.env_settings(**settings.kwargs()),
         sorted(p.manifest_sha256 for p in policies),
     )
     run_dir = Path(cfg["runs_root"]) / "transfer" / key
