@@ -40,7 +40,7 @@ HYDRA_STAGES = (
     (
         "see",
         "stage 1: collect frames and train a vision module (Hydra overrides, e.g. vision=darla beta=2)",
-        "Stage 1. Arguments are Hydra overrides of configs/see.yaml, e.g. "
+        "Stage 1. Arguments are Hydra overrides of darla/configs/see.yaml, e.g. "
         "`darla see vision=darla beta=2 seed=1`, `vision=factor_vae strength=3`, "
         "`experiment=smoke`, `--force` to retrain, `-m` to sweep "
         "(`darla see -m experiment=vision_sweep`: every model x strength x seed, then one table).",
@@ -48,13 +48,13 @@ HYDRA_STAGES = (
     (
         "act",
         "stage 2: train an SB3 agent on a frozen vision module (Hydra overrides)",
-        "Stage 2. Hydra overrides of configs/act.yaml, e.g. `darla act representation=darla "
+        "Stage 2. Hydra overrides of darla/configs/act.yaml, e.g. `darla act representation=darla "
         "agent=dqn seed=1`, `vision_run=PATH`, `experiment=smoke`, `--force` to retrain, `-m` to sweep.",
     ),
     (
         "run",
         "all stages for several methods and seeds, reusing every finished stage (Hydra overrides)",
-        "see -> act -> transfer in one command. Hydra overrides of configs/run.yaml, e.g. "
+        "see -> act -> transfer in one command. Hydra overrides of darla/configs/run.yaml, e.g. "
         "`experiment=quickstart`, `methods=[darla,beta_vae,pixels] seeds=[0,1,2]`, "
         "\"act_overrides=['act.total_timesteps=50000']\"; `-m` sweeps (joblib; `hydra/launcher=ray` for Ray).",
     ),

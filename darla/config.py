@@ -16,18 +16,23 @@ from darla.io import sha256_json
 
 
 def config_dir() -> Path:
-    """``configs/`` of this checkout, or ``$DARLA_CONFIG_DIR``."""
+    """The config tree shipped inside the package (``darla/configs/``), or ``$DARLA_CONFIG_DIR``.
+
+    Inside the package, so an installed darla (editable or not) composes the same configs from
+    any working directory.
+    """
     override = os.environ.get("DARLA_CONFIG_DIR")
-    path = Path(override) if override else Path(__file__).resolve().parents[1] / "configs"
+    path = Path(override) if override else Path(__file__).resolve().parent / "configs"
     if not (path / "see.yaml").is_file():
         raise DarlaError(
-            f"no darla config tree at {path}; set DARLA_CONFIG_DIR to the repository's configs/ folder"
+            f"no darla config tree at {path}: reinstall darla, or set DARLA_CONFIG_DIR to a copy "
+            "of its darla/configs/ folder"
         )
     return path
 
 
 def compose(config_name: str, overrides: Sequence[str] = ()) -> Any:
-    """Compose ``configs/<config_name>.yaml`` with overrides; a bad override is a DarlaError."""
+    """Compose ``darla/configs/<config_name>.yaml`` with overrides; a bad override is a DarlaError."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.errors import HydraException

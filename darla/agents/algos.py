@@ -1,6 +1,6 @@
 """SB3 algorithms by name, and the policy each representation needs.
 
-Policy settings come from ``configs/agent/<name>.yaml`` as plain data (``activation_fn: tanh``),
+Policy settings come from ``darla/configs/agent/<name>.yaml`` as plain data (``activation_fn: tanh``),
 so the same description builds the policy for training and rebuilds it in
 :func:`darla.agents.load_agent` without unpickling anything.
 """

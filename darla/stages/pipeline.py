@@ -191,7 +191,7 @@ class SweepReport(Callback):
 
     Jobs record their transfer run in ``<sweep dir>/<job>/outcome.json``; a job that failed wrote
     none, and the report covers the others (their run folders are complete on disk either way).
-    Hydra imports this class by name from ``configs/run.yaml``.
+    Hydra imports this class by name from ``darla/configs/run.yaml``.
     """
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:

@@ -337,7 +337,7 @@ class VisionSweepReport(Callback):
     """Hydra callback: after a ``darla see -m`` sweep, one table over every job's vision run.
 
     Jobs record their run in ``<sweep dir>/<job>/outcome.json``; a job that failed wrote none,
-    and the table covers the others. Hydra imports this class by name from ``configs/see.yaml``.
+    and the table covers the others. Hydra imports this class by name from ``darla/configs/see.yaml``.
     """
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
