@@ -106,8 +106,10 @@ def test_interrupted_evaluation_resumes_without_rerunning_finished_cells(finishe
     before = json.loads((run_dir / "results.json").read_text())
     cells = sorted((run_dir / "cells").glob("*.json"))
     kept = {p: p.stat().st_mtime_ns for p in cells[1:]}
-    (run_dir / "manifest.json").unlink()  # as if killed before the end
+    (run_dir / "manifest.json").unlink()  # as if killed before the end: one cell unplayed
+    unplayed = json.loads(cells[0].read_text())["episodes_key"]
     cells[0].unlink()
+    (root / "transfer" / "episodes" / f"{unplayed}.json").unlink()
     resumed = run_transfer(transfer_config(root, DIM), [str(a) for a in agents], progress=False)
     out = capsys.readouterr().out
     assert f"{len(cells) - 1} of {len(cells)} cells done" in out
@@ -116,6 +118,28 @@ def test_interrupted_evaluation_resumes_without_rerunning_finished_cells(finishe
     after = json.loads((run_dir / "results.json").read_text())
     assert after["agents"] == before["agents"] and after["random"] == before["random"]
     assert after["methods"] == before["methods"]
+
+
+def test_another_report_of_the_same_episodes_replays_none(finished, capsys) -> None:
+    root, agents, result = finished
+    capsys.readouterr()
+    other = run_transfer(
+        transfer_config(
+            root, DIM, "transfer.bootstrap.reps=150", "transfer.baseline_method=beta_vae"
+        ),
+        [str(a) for a in agents],
+        progress=False,
+    )
+    assert other.run_dir != result.run_dir and not other.reused  # another report...
+    cells = len(list((result.run_dir / "cells").glob("*.json")))
+    assert f"{cells} of {cells} cells done already" in capsys.readouterr().out  # ...no episode
+    first = json.loads((result.run_dir / "results.json").read_text())
+    second = json.loads((other.run_dir / "results.json").read_text())
+    assert second["bootstrap"]["reps"] == 150
+    assert [a["domains"] for a in second["agents"]] == [a["domains"] for a in first["agents"]]
+    assert sorted(p.name for p in (other.run_dir / "videos").iterdir()) == sorted(
+        p.name for p in (result.run_dir / "videos").iterdir()
+    )  # the videos come along from the cache
 
 
 def test_agent_order_and_workers_do_not_change_the_key(runs, finished) -> None:

@@ -7,15 +7,19 @@ statistics), measure how far each vision module's latents move under each shift,
 report, then the manifest.
 
 A run folder ``runs/transfer/<key>/`` is keyed by the resolved config and the sha256 of each
-agent run's manifest. Each finished (agent, domain) cell is stored at once in
-``cells/<agent>__<domain>.json``, so an interrupted evaluation resumes where it stopped; a
-finished folder (manifest written last) is reused unless ``force=true``.
+agent run's manifest. Each finished (agent, domain) cell's episodes are stored at once in
+``runs/transfer/episodes/``, keyed by what decides them (the agent's digest, the domain's
+factors, the seeds, the env settings, greedy or sampled actions), and recorded in the run's
+``cells/<agent>__<domain>.json``: an interrupted evaluation resumes where it stopped, and a
+report with other statistics (bootstrap, baseline) replays no episode. A finished folder
+(manifest written last) is reused unless ``force=true``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -112,37 +116,54 @@ def run_transfer(
 
     seeds = episode_seeds(int(t["seed"]), episodes)
     baseline = RandomPolicy(settings.obs_size)
-    cells, stored = [], {}
+    # Episodes are cached apart from this run folder, by what decides them: another report of
+    # the same episodes (more bootstrap reps, another baseline) replays none of them.
+    cache = Path(cfg["runs_root"]) / "transfer" / EPISODE_CACHE
+    env = envs.env_settings(**settings.kwargs())
+    cells, stored, cached = [], {}, {}
     for policy in [baseline, *policies]:
         for name, factors in domains:
             cell_key = f"{policy.name}__{safe_name(name)}"
-            path = run_dir / "cells" / f"{cell_key}.json"
-            if path.is_file():
-                stored[cell_key] = json.loads(path.read_text())
-                continue
+            digest = run_key(
+                policy.manifest_sha256 if policy is not baseline else ["random", policy.n_actions],
+                factors, seeds, env, bool(t["deterministic"]),
+            )  # fmt: skip
             video = None
             if t["videos"] and int(t["episodes_per_video"]) > 0 and policy is not baseline:
                 video = {
-                    "path": str(run_dir / "videos" / f"{cell_key}.mp4"),
                     "episodes": min(int(t["episodes_per_video"]), episodes),
                     "fps": int(t["video_fps"]),
                 }
+                video["path"] = str(cache / f"{digest}.{run_key(video)}.mp4")
+            cached[cell_key] = (cache / f"{digest}.json", video)
+            path = run_dir / "cells" / f"{cell_key}.json"
+            video_file = _cached_video(video)
+            episodes_file = cache / f"{digest}.json"
+            if (
+                not cfg["force"]
+                and not path.is_file()
+                and episodes_file.is_file()
+                and (video is None or video_file.is_file())
+            ):
+                _record(run_dir, cell_key, policy.name, name, seeds, episodes_file, video_file)
+            if path.is_file():
+                stored[cell_key] = json.loads(path.read_text())
+                continue
             cells.append(Cell(cell_key, policy, (name, factors), seeds, video))
     if stored:
         print(
-            f"transfer: resuming {run_dir}: {len(stored)} of {len(stored) + len(cells)} cells done"
+            f"transfer: {run_dir}: {len(stored)} of {len(stored) + len(cells)} cells done "
+            "already (episodes are stored once, by agent, domain factors, seeds and env, and "
+            "never replayed)"
         )
 
     def store(cell: Cell, results: list[dict[str, Any]], video: str | None) -> None:
-        record = {
-            "agent": cell.policy.name,
-            "domain": cell.domain[0],
-            "seeds": cell.seeds,
-            "episodes": results,
-            "video": None if video is None else str(Path(video).relative_to(run_dir)),
-        }
-        write_json(run_dir / "cells" / f"{cell.key}.json", record)
-        stored[cell.key] = record
+        episodes_file, _ = cached[cell.key]
+        write_json(episodes_file, {"seeds": cell.seeds, "episodes": results})
+        stored[cell.key] = _record(
+            run_dir, cell.key, cell.policy.name, cell.domain[0], cell.seeds, episodes_file,
+            None if video is None else Path(video),
+        )  # fmt: skip
 
     evaluate_cells(
         cells, settings, deterministic=bool(t["deterministic"]), workers=int(t["workers"]),
@@ -169,6 +190,55 @@ def run_transfer(
     print(f"report: {report_html}")
     videos = sorted(run_dir.glob("videos/*"))
     return TransferResult(run_dir, False, results, report_html, summary, videos)
+
+
+# Under runs_root/transfer/: one JSON of episodes per (agent digest, domain factors, seeds, env
+# settings, action rule), and one video per such cell and video setting.
+EPISODE_CACHE = "episodes"
+
+
+def _cached_video(video: dict[str, Any] | None) -> Path | None:
+    """The cached video a cell asks for (mp4, or the gif written without ffmpeg), if it exists;
+    None when no video is asked for. A cell whose video is asked for but missing is played."""
+    if video is None:
+        return None
+    for file in (Path(video["path"]), Path(video["path"]).with_suffix(".gif")):
+        if file.is_file():
+            return file
+    return Path(video["path"]).with_suffix(".missing")
+
+
+def _record(
+    run_dir: Path,
+    cell_key: str,
+    agent: str,
+    domain: str,
+    seeds: list[int],
+    episodes_file: Path,
+    video: Path | None,
+) -> dict[str, Any]:
+    """This run's record of a cell (``cells/<agent>__<domain>.json``) from the cached episodes,
+    its video linked into ``videos/`` so the run folder stands on its own."""
+    relative = None
+    if video is not None:
+        linked = run_dir / "videos" / f"{cell_key}{video.suffix}"
+        linked.parent.mkdir(parents=True, exist_ok=True)
+        linked.unlink(missing_ok=True)
+        try:
+            os.link(video, linked)
+        except OSError:  # another filesystem, or no hard links: a copy
+            shutil.copy2(video, linked)
+        relative = str(linked.relative_to(run_dir))
+    record = {
+        "agent": agent,
+        "domain": domain,
+        "seeds": seeds,
+        "episodes": json.loads(episodes_file.read_text())["episodes"],
+        "episodes_key": episodes_file.stem,  # the cache entry they came from
+        "video": relative,
+    }
+    write_json(run_dir / "cells" / f"{cell_key}.json", record)
+    return record
 
 
 def safe_name(name: str) -> str:
