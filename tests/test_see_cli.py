@@ -95,3 +95,34 @@ def test_smoke_see_writes_every_artifact_is_reused_and_feeds_act(smoke_runs, tmp
     assert scored.returncode == 0, scored.stderr[-2000:]
     assert "mig" in scored.stdout
     assert set(json.loads((run_dir / "metrics.json").read_text())) >= {"mig", "dci", "sap"}
+
+
+def _manifest_is_true(run_dir: Path) -> dict:
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    for name, digest in manifest["files"].items():
+        assert sha256_file(run_dir / name) == digest, name
+    return manifest
+
+
+@pytest.mark.slow
+def test_other_metric_settings_rescore_a_reused_run_and_the_manifest_follows(smoke_runs, capsys):
+    from darla.config import compose
+    from darla.stages.score import score_run
+    from darla.stages.see import run_see
+
+    base = ["experiment=smoke", "vision=vae", "data=shapes", f"runs_root={smoke_runs}",
+            "metrics.names=[mig]"]  # fmt: skip
+    first = run_see(compose("see", base), progress=False)
+    metrics = first.run_dir / "metrics.json"
+    assert json.loads(metrics.read_text())["mig"]["params"]["num_train"] == 1000  # fast
+    full = run_see(compose("see", [*base, "metrics.fast=false"]), progress=False)
+    assert full.reused and full.run_dir == first.run_dir  # the weights are not retrained...
+    assert "metrics.fast True -> False" in capsys.readouterr().out
+    assert json.loads(metrics.read_text())["mig"]["params"]["num_train"] == 10000  # ...re-scored
+    assert _manifest_is_true(first.run_dir)["config"]["metrics"]["fast"] is False
+    run_see(compose("see", [*base, "metrics.fast=false"]), progress=False)
+    assert "scoring" not in capsys.readouterr().out  # the same settings again: nothing to do
+
+    score_run(first.run_dir, metrics=["sap"], fast=True, progress=False)  # `darla metrics RUN`
+    assert set(json.loads(metrics.read_text())) == {"mig", "sap"}
+    _manifest_is_true(first.run_dir)

@@ -1,7 +1,9 @@
 """Scoring a vision module's disentanglement on the factor dataset of its vision domains.
 
-``darla see`` calls this after training and ``darla metrics RUN_DIR`` calls it on any finished
-vision run, so both write the same ``metrics.json``.
+``darla see`` calls this after training (and again on a reused run when the metric settings
+asked for differ from those its ``metrics.json`` was scored with) and ``darla metrics RUN_DIR``
+calls it on any finished vision run, so both write the same ``metrics.json``. Whoever rewrites
+it records the settings and the file's new sha256 in the run's manifest.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import yaml
 
 import envs
 from darla.errors import DarlaError
+from darla.manifest import read_manifest, write_manifest
 from darla.representation import MemoizedRepresentation
 from darla.vision import VisionModel, load_model
 
@@ -91,4 +94,33 @@ def score_run(
     if path.is_file():  # scoring a subset keeps the other metrics; a corrupt file is replaced
         with contextlib.suppress(json.JSONDecodeError):
             results = {**json.loads(path.read_text()), **results}
-    return write_metrics(path, results)
+    write_metrics(path, results)
+    record_scoring(run_dir, {"enabled": True, "fast": fast, "names": metrics, "seed": seed})
+    return path
+
+
+# The metric settings a metrics.json depends on (``enabled`` only says whether to score).
+SCORING = ("fast", "names", "seed")
+
+
+def record_scoring(run_dir: Path, settings: dict[str, Any]) -> None:
+    """After ``metrics.json`` was rewritten: the manifest names the settings it was scored with
+    and holds the file's new sha256, so the run folder stays verifiable."""
+    manifest = read_manifest(run_dir)
+    if manifest is None:
+        return
+    write_manifest(
+        run_dir,
+        stage=manifest["stage"],
+        config={**manifest["config"], "metrics": dict(settings)},
+        inputs=manifest["inputs"],
+        finished=bool(manifest["finished"]),
+    )
+
+
+def scored_with(run_dir: Path) -> dict[str, Any] | None:
+    """The metric settings of a run's ``metrics.json`` (from its manifest), or None if unscored."""
+    if not (Path(run_dir) / "metrics.json").is_file():
+        return None
+    settings = ((read_manifest(run_dir) or {}).get("config") or {}).get("metrics") or {}
+    return {key: settings.get(key) for key in SCORING}

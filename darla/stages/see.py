@@ -30,7 +30,7 @@ from darla.errors import DarlaError
 from darla.io import atomic_path, sha256_file, write_text
 from darla.manifest import is_finished, write_manifest
 from darla.reuse import announce, run_lock
-from darla.stages.score import score_model
+from darla.stages.score import SCORING, record_scoring, score_model, scored_with
 from darla.stages.see_data import (
     complete_model_kwargs,
     copy_visual_metrics,
@@ -251,6 +251,7 @@ def _train_run(
     }
     with run_lock(run_dir):  # a sweep job needing the same model waits, then reuses it
         if announce(f"see {name}", run_dir, run_config, force=cfg["force"]):
+            _rescore_if_asked(run_dir, cfg, progress)
             return SeeResult(run_dir, True, None)
         if cfg["force"] and run_dir.exists():
             shutil.rmtree(run_dir)
@@ -354,6 +355,23 @@ def _write_images(model, data: FrameDataset, indices: np.ndarray, run_dir: Path,
             kl = kl_per_dim(*model.encode(images_to_tensor(frames, model.device)))
         with atomic_path(run_dir / "traversals.png") as tmp:
             iio.imwrite(tmp, traversal_grid(model, frames[0], kl_per_dim=kl, max_rows=10))
+
+
+def _rescore_if_asked(run_dir: Path, cfg: dict[str, Any], progress: bool) -> None:
+    """A reused run whose ``metrics.json`` was scored with other settings (``metrics.fast=false``
+    after a fast run, other names or seed) is scored again; its weights are not retrained."""
+    asked = cfg["metrics"]
+    done = scored_with(run_dir)
+    if not asked["enabled"] or done == {key: asked.get(key) for key in SCORING}:
+        return
+    changed = ", ".join(
+        f"metrics.{key} {None if done is None else done[key]} -> {asked.get(key)}"
+        for key in SCORING
+        if done is None or done[key] != asked.get(key)
+    )
+    print(f"metrics: scoring {run_dir} again ({changed})")
+    _write_metrics(load_model(run_dir), cfg, run_dir, progress)
+    record_scoring(run_dir, asked)
 
 
 def _write_metrics(model, cfg: dict[str, Any], run_dir: Path, progress: bool) -> None:
