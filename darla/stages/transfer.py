@@ -34,7 +34,7 @@ from darla.config import run_key, to_plain
 from darla.errors import DarlaError
 from darla.io import write_json
 from darla.manifest import write_manifest
-from darla.reuse import announce
+from darla.reuse import announce, run_lock
 from darla.transfer.aggregate import summarise
 from darla.transfer.policies import RandomPolicy, check_agent_run, load_policy
 from darla.transfer.rollout import Cell, EnvSettings, episode_seeds, evaluate_cells
@@ -103,93 +103,97 @@ def run_transfer(
         sorted(p.manifest_sha256 for p in policies),
     )
     run_dir = Path(cfg["runs_root"]) / "transfer" / key
-    if announce("transfer", run_dir, {**cfg, "transfer": t}, force=cfg["force"]):
-        results = json.loads((run_dir / "results.json").read_text())
-        summary = summary_table(results)
-        print(summary)
-        print(f"report: {run_dir / 'report.html'}")
-        return TransferResult(run_dir, True, results, run_dir / "report.html", summary)
-    if cfg["force"] and run_dir.exists():
-        shutil.rmtree(run_dir)
-    (run_dir / "cells").mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(int(t["threads"]))
+    # one writer per run folder: a sweep job evaluating the same agents waits, then reuses
+    with run_lock(run_dir):
+        if announce("transfer", run_dir, {**cfg, "transfer": t}, force=cfg["force"]):
+            results = json.loads((run_dir / "results.json").read_text())
+            summary = summary_table(results)
+            print(summary)
+            print(f"report: {run_dir / 'report.html'}")
+            return TransferResult(run_dir, True, results, run_dir / "report.html", summary)
+        if cfg["force"] and run_dir.exists():
+            shutil.rmtree(run_dir)
+        (run_dir / "cells").mkdir(parents=True, exist_ok=True)
+        torch.set_num_threads(int(t["threads"]))
 
-    seeds = episode_seeds(int(t["seed"]), episodes)
-    baseline = RandomPolicy(settings.obs_size)
-    # Episodes are cached apart from this run folder, by what decides them: another report of
-    # the same episodes (more bootstrap reps, another baseline) replays none of them.
-    cache = Path(cfg["runs_root"]) / "transfer" / EPISODE_CACHE
-    env = envs.env_settings(**settings.kwargs())
-    cells, stored, cached = [], {}, {}
-    for policy in [baseline, *policies]:
-        for name, factors in domains:
-            cell_key = f"{policy.name}__{safe_name(name)}"
-            digest = run_key(
-                policy.manifest_sha256 if policy is not baseline else ["random", policy.n_actions],
-                factors, seeds, env, bool(t["deterministic"]),
+        seeds = episode_seeds(int(t["seed"]), episodes)
+        baseline = RandomPolicy(settings.obs_size)
+        # Episodes are cached apart from this run folder, by what decides them: another report of
+        # the same episodes (more bootstrap reps, another baseline) replays none of them.
+        cache = Path(cfg["runs_root"]) / "transfer" / EPISODE_CACHE
+        env = envs.env_settings(**settings.kwargs())
+        cells, stored, cached = [], {}, {}
+        for policy in [baseline, *policies]:
+            for name, factors in domains:
+                cell_key = f"{policy.name}__{safe_name(name)}"
+                digest = run_key(
+                    policy.manifest_sha256 if policy is not baseline else ["random", policy.n_actions],
+                    factors, seeds, env, bool(t["deterministic"]),
+                )  # fmt: skip
+                video = None
+                if t["videos"] and int(t["episodes_per_video"]) > 0 and policy is not baseline:
+                    video = {
+                        "episodes": min(int(t["episodes_per_video"]), episodes),
+                        "fps": int(t["video_fps"]),
+                    }
+                    video["path"] = str(cache / f"{digest}.{run_key(video)}.mp4")
+                cached[cell_key] = (cache / f"{digest}.json", video)
+                path = run_dir / "cells" / f"{cell_key}.json"
+                video_file = _cached_video(video)
+                episodes_file = cache / f"{digest}.json"
+                if (
+                    not cfg["force"]
+                    and not path.is_file()
+                    and episodes_file.is_file()
+                    and (video is None or video_file.is_file())
+                ):
+                    _record(run_dir, cell_key, policy.name, name, seeds, episodes_file, video_file)
+                if path.is_file():
+                    stored[cell_key] = json.loads(path.read_text())
+                    continue
+                cells.append(Cell(cell_key, policy, (name, factors), seeds, video))
+        if stored:
+            print(
+                f"transfer: {run_dir}: {len(stored)} of {len(stored) + len(cells)} cells done "
+                "already (episodes are stored once, by agent, domain factors, seeds and env, and "
+                "never replayed)"
+            )
+
+        def store(cell: Cell, results: list[dict[str, Any]], video: str | None) -> None:
+            episodes_file, _ = cached[cell.key]
+            write_json(episodes_file, {"seeds": cell.seeds, "episodes": results})
+            stored[cell.key] = _record(
+                run_dir, cell.key, cell.policy.name, cell.domain[0], cell.seeds, episodes_file,
+                None if video is None else Path(video),
             )  # fmt: skip
-            video = None
-            if t["videos"] and int(t["episodes_per_video"]) > 0 and policy is not baseline:
-                video = {
-                    "episodes": min(int(t["episodes_per_video"]), episodes),
-                    "fps": int(t["video_fps"]),
-                }
-                video["path"] = str(cache / f"{digest}.{run_key(video)}.mp4")
-            cached[cell_key] = (cache / f"{digest}.json", video)
-            path = run_dir / "cells" / f"{cell_key}.json"
-            video_file = _cached_video(video)
-            episodes_file = cache / f"{digest}.json"
-            if (
-                not cfg["force"]
-                and not path.is_file()
-                and episodes_file.is_file()
-                and (video is None or video_file.is_file())
-            ):
-                _record(run_dir, cell_key, policy.name, name, seeds, episodes_file, video_file)
-            if path.is_file():
-                stored[cell_key] = json.loads(path.read_text())
-                continue
-            cells.append(Cell(cell_key, policy, (name, factors), seeds, video))
-    if stored:
-        print(
-            f"transfer: {run_dir}: {len(stored)} of {len(stored) + len(cells)} cells done "
-            "already (episodes are stored once, by agent, domain factors, seeds and env, and "
-            "never replayed)"
-        )
 
-    def store(cell: Cell, results: list[dict[str, Any]], video: str | None) -> None:
-        episodes_file, _ = cached[cell.key]
-        write_json(episodes_file, {"seeds": cell.seeds, "episodes": results})
-        stored[cell.key] = _record(
-            run_dir, cell.key, cell.policy.name, cell.domain[0], cell.seeds, episodes_file,
-            None if video is None else Path(video),
+        evaluate_cells(
+            cells, settings, deterministic=bool(t["deterministic"]), workers=int(t["workers"]),
+            batch_episodes=int(t["batch_episodes"]), threads=int(t["threads"]), on_cell=store,
+            progress=progress,
         )  # fmt: skip
 
-    evaluate_cells(
-        cells, settings, deterministic=bool(t["deterministic"]), workers=int(t["workers"]),
-        batch_episodes=int(t["batch_episodes"]), threads=int(t["threads"]), on_cell=store,
-        progress=progress,
-    )  # fmt: skip
-
-    results = assemble(t, key, run_dir, domains, split, settings, seeds, policies, baseline, stored)
-    images = {}
-    if t["shift"]["enabled"]:
-        results["latent_shift"], images = measure_shift(
-            t, run_dir, domains, sources, settings, policies
+        results = assemble(
+            t, key, run_dir, domains, split, settings, seeds, policies, baseline, stored
         )
-    summarise(results)  # the same reduction as `darla report`'s (darla.transfer.aggregate)
-    report_html = write_report(run_dir, results, images)
-    write_manifest(
-        run_dir,
-        stage="transfer",
-        config={**cfg, "transfer": t, "agent_runs": [str(r) for r in runs]},
-        inputs={str(p.run_dir): p.manifest_sha256 for p in policies},
-    )
-    summary = summary_table(results)
-    print(summary)
-    print(f"report: {report_html}")
-    videos = sorted(run_dir.glob("videos/*"))
-    return TransferResult(run_dir, False, results, report_html, summary, videos)
+        images = {}
+        if t["shift"]["enabled"]:
+            results["latent_shift"], images = measure_shift(
+                t, run_dir, domains, sources, settings, policies
+            )
+        summarise(results)  # the same reduction as `darla report`'s (darla.transfer.aggregate)
+        report_html = write_report(run_dir, results, images)
+        write_manifest(
+            run_dir,
+            stage="transfer",
+            config={**cfg, "transfer": t, "agent_runs": [str(r) for r in runs]},
+            inputs={str(p.run_dir): p.manifest_sha256 for p in policies},
+        )
+        summary = summary_table(results)
+        print(summary)
+        print(f"report: {report_html}")
+        videos = sorted(run_dir.glob("videos/*"))
+        return TransferResult(run_dir, False, results, report_html, summary, videos)
 
 
 # Under runs_root/transfer/: one JSON of episodes per (agent digest, domain factors, seeds, env
