@@ -6,9 +6,10 @@ coloured squares on white. The settings are chosen away from the edge of diverge
 which float kernels a CPU gets (AVX-512, AVX2, oneDNN's ISA) changes every step's round-off:
 at lr 2e-3 the DARLA loss jumped 9x at step 5 on an AVX-512 CPU and dropped only 4.8x there.
 Measured drops (first loss / mean of the last ten), seeds 0-2 of the images and weights, under
-the native AVX-512 kernels, ``ATEN_CPU_CAPABILITY=default`` and ``=avx2`` (both with
-``ONEDNN_MAX_CPU_ISA=AVX2``), worst of the nine: DAE 31.5, β-VAE Bernoulli 15.6, β-VAE Gaussian
-20.5, VAE 19.9, DARLA 37.5. Thresholds sit at least 2.5x below the worst. β-VAEs first sit on
+four kernel sets — the native AVX-512 ones, ``ATEN_CPU_CAPABILITY=default`` and ``=avx2`` with
+``ONEDNN_MAX_CPU_ISA=AVX2``, and ``default`` with ``SSE41`` (as ``make test-isa``) — worst of
+the twelve: DAE 25.2, β-VAE Bernoulli 15.6, β-VAE Gaussian 20.5, VAE 16.6, DARLA 37.5.
+Thresholds sit at least 2.5x below the worst. β-VAEs first sit on
 the mean image before the latents start carrying information, so they get more steps.
 """
 

@@ -3,8 +3,9 @@
 Source: Locatello et al., "Challenging Common Assumptions in the Unsupervised Learning of
 Disentangled Representations", ICML 2019 (arXiv:1811.12359), the disentanglement_lib study:
 β-VAE, AnnealedVAE, FactorVAE, β-TCVAE, DIP-VAE-I and -II, each at 6 regularisation strengths x
-50 seeds, 300,000 steps of batch 64 on 64x64 dSprites, scored with the same metric definitions as
-:mod:`darla.metrics`. The paper publishes these as per-metric score distributions (violin plots),
+50 seeds, 300,000 steps of batch 64 on 64x64 dSprites, scored with disentanglement_lib's own
+implementations, the FactorVAE score's indexing bug included (:mod:`darla.metrics` fixes it, see
+the README), so a FactorVAE score here and there can differ for a model with inactive latents. The paper publishes these as per-metric score distributions (violin plots),
 not as a table: the ranges below are the bulk of the dSprites distributions pooled over the six
 models, transcribed approximately (to about 0.05) from those figures. They say what a properly
 trained model scores on a dSprites-like dataset, not what any one model should score.

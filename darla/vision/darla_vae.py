@@ -6,12 +6,15 @@ capacity on detail the eye (and the policy) does not need and blurs what it cann
 the DAE, trained to fill in occluded patches, only represents what is predictable from scene
 content. DARLA (Higgins et al., 2017) scores reconstructions at the DAE's high-level output so
 that the cost ignores pixel detail the DAE cannot represent and favours semantically meaningful,
-disentangled latents; the default here is the DAE's bottleneck, the most abstract layer it has,
-and any conv layer or its ``output`` can be chosen instead.
+disentangled latents. The default here is the DAE's first conv layer (``conv1``): on these
+frames the deeper layers (the bottleneck, the output) are blind to colour arrangements the DAE
+would itself fill in, and a β-VAE_DAE scored there paints green and red fields that the DAE
+scores as brick rooms (the README's stage 1 and `vision/darla.yaml` say more). Any conv layer, the
+``bottleneck`` or the ``output`` can be chosen instead.
 
-Scale: the bottleneck is linear and unbounded, so the size of the recon term (and hence the β
-that balances it) depends on the DAE that was trained; compare ``recon`` and ``kl`` in
-TensorBoard when choosing β. ``output`` has a pixel-like scale, the conv layers lie between.
+Scale: each layer's features have their own scale (the bottleneck is linear and unbounded), so
+the size of the recon term, and hence the β that balances it, depends on the layer and on the
+DAE that was trained; compare ``recon`` and ``kl`` in TensorBoard when choosing β.
 """
 
 from __future__ import annotations
