@@ -35,9 +35,10 @@ ISAS := default:SSE41 avx2:AVX2 native:native
 test-isa: $(STAMP)
 	@set -e; for isa in $(ISAS); do \
 	  aten=$${isa%%:*}; onednn=$${isa##*:}; \
-	  echo "== ATEN_CPU_CAPABILITY=$$aten ONEDNN_MAX_CPU_ISA=$$onednn"; \
-	  if [ $$aten = native ]; then env -u ATEN_CPU_CAPABILITY -u ONEDNN_MAX_CPU_ISA $(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider; \
-	  else ATEN_CPU_CAPABILITY=$$aten ONEDNN_MAX_CPU_ISA=$$onednn $(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider; fi; \
+	  if [ $$aten = native ]; then echo "== this CPU's own kernels"; \
+	    env -u ATEN_CPU_CAPABILITY -u ONEDNN_MAX_CPU_ISA $(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider; \
+	  else echo "== ATEN_CPU_CAPABILITY=$$aten ONEDNN_MAX_CPU_ISA=$$onednn"; \
+	    ATEN_CPU_CAPABILITY=$$aten ONEDNN_MAX_CPU_ISA=$$onednn $(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider; fi; \
 	done
 
 bench: $(STAMP)
