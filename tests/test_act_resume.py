@@ -75,7 +75,44 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, agent) -> None:
         )
         buffers_equal(resumed.model.rollout_buffer, whole.model.rollout_buffer, names)
     params_equal(resumed.model, whole.model)
-    assert not (cut.run_dir / "checkpoints").exists()  # a finished run drops its checkpoints
+    # a finished run keeps one checkpoint, its last, for a longer run to continue from; DQN,
+    # whose ε schedule follows the total, cannot continue and keeps none
+    kept = [p.name for p in (cut.run_dir / "checkpoints").glob("step_*")]
+    assert kept == ([] if agent == "dqn" else ["step_160"])
+
+
+@pytest.mark.parametrize("agent", ["ppo", "dqn"])
+def test_extending_total_timesteps_continues_from_the_last_checkpoint(
+    tmp_path, agent, capsys
+) -> None:
+    vision = vision_run(tmp_path, "darla")
+    whole = run_act(
+        act_config(tmp_path / "whole", "darla", agent=agent, vision=vision, steps=160),
+        progress=False,
+    )
+    short = run_act(
+        act_config(tmp_path / "ext", "darla", agent=agent, vision=vision, steps=80),
+        progress=False,
+    )
+    capsys.readouterr()
+    longer = run_act(
+        act_config(tmp_path / "ext", "darla", agent=agent, vision=vision, steps=160),
+        progress=False,
+    )
+    out = capsys.readouterr().out
+    assert longer.finished and longer.run_dir != short.run_dir and is_finished(short.run_dir)
+    params_equal(longer.model, whole.model)  # as if trained for 160 steps in one go
+    if agent == "dqn":  # its ε decays over 30% of the total: continuing would change the numbers
+        assert "continuing" not in out and "resuming" not in out
+        return
+    assert f"act: continuing {short.run_dir} (80 steps) to 160 steps" in out
+    assert "at step 80/160" in out  # not from step 0
+    with (
+        np.load(longer.run_dir / "evaluations.npz") as curve,
+        np.load(whole.run_dir / "evaluations.npz") as reference,
+    ):
+        assert curve["timesteps"].tolist() == reference["timesteps"].tolist() == [80, 160]
+        np.testing.assert_array_equal(curve["results"], reference["results"])
 
 
 def test_finished_run_is_reused_and_force_retrains(tmp_path) -> None:

@@ -24,6 +24,16 @@ def get_algo(name: str):
     return ALGOS[name]
 
 
+def schedule_follows_total(hyperparams: dict[str, Any]) -> bool:
+    """Whether a schedule runs over the whole ``total_timesteps``, so that training for N steps
+    and then continuing to M differs from training for M in one go. Learning rates and clip
+    ranges from a config are constants; DQN's exploration ε decays over a fraction of the total
+    unless its start and end are equal."""
+    start = hyperparams.get("exploration_initial_eps", 1.0)
+    end = hyperparams.get("exploration_final_eps", 0.05)
+    return "exploration_fraction" in hyperparams and start != end
+
+
 def policy_spec(mode: str, policy: dict[str, Any], vision_file: str | None) -> dict[str, Any]:
     """JSON-able ``{"policy": "MlpPolicy"|"CnnPolicy", "kwargs": {...}}`` for a representation mode.
 

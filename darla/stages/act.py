@@ -22,8 +22,10 @@ import yaml
 from stable_baselines3.common.vec_env import VecTransposeImage
 
 import envs
-from darla.agents.algos import get_algo, policy_kwargs, policy_spec
+from darla.agents.algos import get_algo, policy_kwargs, policy_spec, schedule_follows_total
 from darla.agents.callbacks import (
+    CHECKPOINTS,
+    STATE_FILE,
     PickupLogger,
     ResumableCheckpoint,
     SourceEvalCallback,
@@ -41,7 +43,7 @@ from darla.agents.wrapper import LatentVecEnv
 from darla.config import run_key, to_plain
 from darla.errors import DarlaError
 from darla.io import atomic_path, sha256_file, write_json, write_text
-from darla.manifest import is_finished, write_manifest
+from darla.manifest import is_finished, read_manifest, write_manifest
 from darla.reuse import announce, run_lock
 from darla.stages.see import see_run_dir
 from darla.vision import WEIGHTS_NAME, save_model
@@ -84,9 +86,15 @@ def run_act(cfg: Any, *, progress: bool = True, callbacks: list | None = None) -
     vision_sha = sha256_file(vision_file) if vision_file is not None else None
     label = rep.name if rep.name != "frozen" else f"frozen_{_vision_name(vision_file)}"
     key_parts = {k: cfg[k] for k in ("representation", "seed")}
-    key = run_key(
+    # Every input but the step count: runs that differ only in it are one agent trained for
+    # longer or shorter, so a longer run continues from the last checkpoint of a shorter one.
+    base_key = run_key(
         key_parts,
-        {k: v for k, v in act.items() if k not in LOGGING_ONLY and k != "source_domains"},
+        {
+            k: v
+            for k, v in act.items()
+            if k not in LOGGING_ONLY and k not in ("source_domains", "total_timesteps")
+        },
         # what the agent saw: the source domains' factors (an edited domain is another agent)
         # and every env setting, defaults included
         [envs.resolve_domain(spec)[1] for spec in source],
@@ -94,8 +102,10 @@ def run_act(cfg: Any, *, progress: bool = True, callbacks: list | None = None) -
         agent_cfg,
         {"vision_sha256": vision_sha},
     )
-    run_dir = runs_root / "act" / f"{label}-{agent_cfg['name']}-{key}"
-    stated = {**cfg, "run_key": key, "vision_sha256": vision_sha}
+    key = run_key(base_key, int(act["total_timesteps"]))
+    prefix = f"{label}-{agent_cfg['name']}"
+    run_dir = runs_root / "act" / f"{prefix}-{key}"
+    stated = {**cfg, "run_key": key, "base_key": base_key, "vision_sha256": vision_sha}
     with run_lock(run_dir):  # a sweep job needing the same agent waits, then reuses it
         if announce(f"act {label}-{agent_cfg['name']}", run_dir, stated, force=cfg["force"]):
             summary = _read_summary(run_dir)
@@ -103,6 +113,9 @@ def run_act(cfg: Any, *, progress: bool = True, callbacks: list | None = None) -
         if cfg["force"] and run_dir.exists():
             shutil.rmtree(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
+        continuable = not schedule_follows_total(agent_cfg["hyperparams"])
+        if latest_checkpoint(run_dir) is None and not cfg["force"] and continuable:
+            _continue_shorter_run(run_dir, prefix, base_key, int(act["total_timesteps"]))
         return _train_agent(
             cfg,
             rep,
@@ -110,6 +123,7 @@ def run_act(cfg: Any, *, progress: bool = True, callbacks: list | None = None) -
             source,
             run_dir,
             key,
+            base_key,
             label,
             vision_file,
             vision_sha,
@@ -125,6 +139,7 @@ def _train_agent(
     source: list[Any],
     run_dir: Path,
     key: str,
+    base_key: str,
     label: str,
     vision_file: Path | None,
     vision_sha: str | None,
@@ -163,6 +178,7 @@ def _train_agent(
     run_config = {
         **cfg,
         "run_key": key,
+        "base_key": base_key,
         "vision_file": None if vision_file is None else str(vision_file),
         "vision_sha256": vision_sha,
     }
@@ -230,7 +246,14 @@ def _train_agent(
         run_dir / TRAIN_CURVE,
         f"{run_dir.name}: source-domain evaluations ({summary['eval_episodes']} episodes each)",
     )
-    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+    # the last checkpoint stays, so that a longer run of the same agent continues from it (every
+    # env at an episode boundary: exact); an agent that cannot continue drops its checkpoints
+    at_boundary = (model.num_timesteps // model.n_envs) % int(act["episode_steps"]) == 0
+    if at_boundary and not schedule_follows_total(agent_cfg["hyperparams"]):
+        checkpoint.keep = 1
+        checkpoint.save(model.num_timesteps)
+    else:
+        shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)
     inputs = {"vision_sha256": vision_sha} if vision_sha else {}
     write_manifest(run_dir, stage="act", config=run_config, inputs=inputs)
     print(
@@ -263,6 +286,34 @@ def env_kwargs(act: dict[str, Any]) -> dict[str, Any]:
         "max_episode_steps": int(act["episode_steps"]),
         **(act.get("env") or {}),
     }
+
+
+def _continue_shorter_run(run_dir: Path, prefix: str, base_key: str, total: int) -> None:
+    """Seed a new run folder with the last checkpoint (and evaluations) of the longest finished
+    run of the same agent with fewer steps, so extending ``act.total_timesteps`` continues
+    training instead of starting again. Only for agents without a schedule over the total (see
+    ``schedule_follows_total``): then the continued run equals one trained in one go, and a
+    run's numbers never depend on which shorter runs the runs folder happens to hold."""
+    best: tuple[Path, dict[str, Any]] | None = None
+    for sibling in run_dir.parent.glob(f"{prefix}-*"):
+        config = (read_manifest(sibling) or {}).get("config") or {}
+        checkpoint = latest_checkpoint(sibling) if config.get("base_key") == base_key else None
+        if checkpoint is None or checkpoint["num_timesteps"] >= total or not is_finished(sibling):
+            continue
+        if best is None or checkpoint["num_timesteps"] > best[1]["num_timesteps"]:
+            best = (sibling, checkpoint)
+    if best is None:
+        return
+    sibling, checkpoint = best
+    folder = run_dir / CHECKPOINTS
+    shutil.copytree(checkpoint["path"], folder / checkpoint["path"].name)
+    if (sibling / "evaluations.npz").is_file():
+        shutil.copy2(sibling / "evaluations.npz", run_dir / "evaluations.npz")
+    shutil.copy2(checkpoint["path"].parent / STATE_FILE, folder / STATE_FILE)  # written last
+    print(
+        f"act: continuing {sibling} ({checkpoint['num_timesteps']} steps) to {total} steps "
+        f"in {run_dir}"
+    )
 
 
 def check_source_domains(domains: list[Any]) -> list[Any]:
