@@ -21,7 +21,15 @@ from darla.errors import DarlaError
 from darla.manifest import is_finished, read_manifest
 
 # Settings that change no result (where files go, how loudly, how many processes).
-_NOT_A_CAUSE = {"force", "runs_root", "run_key", "agent_runs", "progress", "vision_file"}
+_NOT_A_CAUSE = {
+    "force",
+    "runs_root",
+    "run_key",
+    "base_key",
+    "agent_runs",
+    "progress",
+    "vision_file",
+}
 
 
 @contextlib.contextmanager
