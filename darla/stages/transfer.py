@@ -136,7 +136,9 @@ def run_transfer(
                         "episodes": min(int(t["episodes_per_video"]), episodes),
                         "fps": int(t["video_fps"]),
                     }
-                    video["path"] = str(cache / f"{digest}.{run_key(video)}.mp4")
+                    # its caption names the agent and domain as labelled here
+                    label = run_key(video, policy.name, name)
+                    video["path"] = str(cache / f"{digest}.{label}.mp4")
                 cached[cell_key] = (cache / f"{digest}.json", video)
                 path = run_dir / "cells" / f"{cell_key}.json"
                 video_file = _cached_video(video)
