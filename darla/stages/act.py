@@ -250,7 +250,7 @@ def _train_agent(
     # env at an episode boundary: exact); an agent that cannot continue drops its checkpoints
     at_boundary = (model.num_timesteps // model.n_envs) % int(act["episode_steps"]) == 0
     if at_boundary and not schedule_follows_total(agent_cfg["hyperparams"]):
-        checkpoint.keep = 1
+        checkpoint.model, checkpoint.keep = model, 1  # (set by learn, unless resumed at the end)
         checkpoint.save(model.num_timesteps)
     else:
         shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)
