@@ -31,14 +31,14 @@ test-fast: $(STAMP)
 # The fast tests under three sets of CPU float kernels: ATen's scalar ones with oneDNN held to
 # SSE4.1, AVX2 for both, and whatever this CPU offers (AVX-512 where it has it). No test may
 # depend on which of them a machine gets.
-ISAS := default:SSE41 avx2:AVX2 native:native
+ISAS := default:SSE41 avx2:AVX2 native
 test-isa: $(STAMP)
 	@set -e; for isa in $(ISAS); do \
-	  aten=$${isa%%:*}; onednn=$${isa##*:}; \
-	  if [ $$aten = native ]; then echo "== this CPU's own kernels"; \
-	    env -u ATEN_CPU_CAPABILITY -u ONEDNN_MAX_CPU_ISA $(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider; \
-	  else echo "== ATEN_CPU_CAPABILITY=$$aten ONEDNN_MAX_CPU_ISA=$$onednn"; \
-	    ATEN_CPU_CAPABILITY=$$aten ONEDNN_MAX_CPU_ISA=$$onednn $(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider; fi; \
+	  case $$isa in native) vars="" ;; \
+	    *) vars="ATEN_CPU_CAPABILITY=$${isa%%:*} ONEDNN_MAX_CPU_ISA=$${isa##*:}" ;; esac; \
+	  echo "== $${vars:-this CPU's own kernels}"; \
+	  env -u ATEN_CPU_CAPABILITY -u ONEDNN_MAX_CPU_ISA $$vars \
+	    $(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider; \
 	done
 
 bench: $(STAMP)

@@ -92,14 +92,14 @@ def run_transfer(
             "domain: a transfer ratio needs both; add one (e.g. domains=null for all named domains)"
         )
     settings = env_settings(t, policies)
+    env = envs.env_settings(**settings.kwargs())  # every env setting, defaults included
 
     key = run_key(
         {k: v for k, v in t.items() if k not in NOT_IN_KEY and k not in DOMAIN_SPECS},
-        # the domains as resolved (names and factors: an edited domain is another evaluation),
-        # and every env setting, defaults included
+        # the domains as resolved (names and factors: an edited domain is another evaluation)
         [[name, factors] for name, factors in domains],
         [factors for _, factors in sources],
-        envs.env_settings(**settings.kwargs()),
+        env,
         sorted(p.manifest_sha256 for p in policies),
     )
     run_dir = Path(cfg["runs_root"]) / "transfer" / key
@@ -121,8 +121,7 @@ def run_transfer(
         # Episodes are cached apart from this run folder, by what decides them: another report of
         # the same episodes (more bootstrap reps, another baseline) replays none of them.
         cache = Path(cfg["runs_root"]) / "transfer" / EPISODE_CACHE
-        env = envs.env_settings(**settings.kwargs())
-        cells, stored, cached = [], {}, {}
+        cells, stored, episode_files = [], {}, {}
         for policy in [baseline, *policies]:
             for name, factors in domains:
                 cell_key = f"{policy.name}__{safe_name(name)}"
@@ -139,17 +138,18 @@ def run_transfer(
                     # its caption names the agent and domain as labelled here
                     label = run_key(video, policy.name, name)
                     video["path"] = str(cache / f"{digest}.{label}.mp4")
-                cached[cell_key] = (cache / f"{digest}.json", video)
+                episodes_file = episode_files[cell_key] = cache / f"{digest}.json"
                 path = run_dir / "cells" / f"{cell_key}.json"
                 video_file = _cached_video(video)
-                episodes_file = cache / f"{digest}.json"
                 if (
                     not cfg["force"]
                     and not path.is_file()
                     and episodes_file.is_file()
-                    and (video is None or video_file.is_file())
+                    and (video is None or video_file is not None)
                 ):
-                    _record(run_dir, cell_key, policy.name, name, seeds, episodes_file, video_file)
+                    episodes_played = json.loads(episodes_file.read_text())["episodes"]
+                    _record(run_dir, cell_key, policy.name, name, seeds, episodes_played,
+                            episodes_file.stem, video_file)  # fmt: skip
                 if path.is_file():
                     stored[cell_key] = json.loads(path.read_text())
                     continue
@@ -162,11 +162,11 @@ def run_transfer(
             )
 
         def store(cell: Cell, results: list[dict[str, Any]], video: str | None) -> None:
-            episodes_file, _ = cached[cell.key]
+            episodes_file = episode_files[cell.key]
             write_json(episodes_file, {"seeds": cell.seeds, "episodes": results})
             stored[cell.key] = _record(
-                run_dir, cell.key, cell.policy.name, cell.domain[0], cell.seeds, episodes_file,
-                None if video is None else Path(video),
+                run_dir, cell.key, cell.policy.name, cell.domain[0], cell.seeds, results,
+                episodes_file.stem, None if video is None else Path(video),
             )  # fmt: skip
 
         evaluate_cells(
@@ -204,14 +204,14 @@ EPISODE_CACHE = "episodes"
 
 
 def _cached_video(video: dict[str, Any] | None) -> Path | None:
-    """The cached video a cell asks for (mp4, or the gif written without ffmpeg), if it exists;
-    None when no video is asked for. A cell whose video is asked for but missing is played."""
+    """The cached video a cell asks for (mp4, or the gif written without ffmpeg), or None when
+    none is asked for or it is not in the cache (then the cell is played)."""
     if video is None:
         return None
     for file in (Path(video["path"]), Path(video["path"]).with_suffix(".gif")):
         if file.is_file():
             return file
-    return Path(video["path"]).with_suffix(".missing")
+    return None
 
 
 def _record(
@@ -220,11 +220,12 @@ def _record(
     agent: str,
     domain: str,
     seeds: list[int],
-    episodes_file: Path,
+    episodes: list[dict[str, Any]],
+    episodes_key: str,
     video: Path | None,
 ) -> dict[str, Any]:
-    """This run's record of a cell (``cells/<agent>__<domain>.json``) from the cached episodes,
-    its video linked into ``videos/`` so the run folder stands on its own."""
+    """This run's record of a cell (``cells/<agent>__<domain>.json``) of episodes from the cache
+    entry ``episodes_key``, its video linked into ``videos/`` so the run folder stands alone."""
     relative = None
     if video is not None:
         linked = run_dir / "videos" / f"{cell_key}{video.suffix}"
@@ -239,8 +240,8 @@ def _record(
         "agent": agent,
         "domain": domain,
         "seeds": seeds,
-        "episodes": json.loads(episodes_file.read_text())["episodes"],
-        "episodes_key": episodes_file.stem,  # the cache entry they came from
+        "episodes": episodes,
+        "episodes_key": episodes_key,  # the cache entry they came from
         "video": relative,
     }
     write_json(run_dir / "cells" / f"{cell_key}.json", record)
