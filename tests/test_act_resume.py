@@ -3,13 +3,19 @@ ends: the same step count, the same buffer contents, the same weights."""
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 import torch
 from act_fixtures import act_config, vision_run
+from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
 
-from darla.agents.callbacks import latest_checkpoint
+from darla.agents.checkpoints import latest_checkpoint, load_state, save_state
+from darla.errors import DarlaError
 from darla.manifest import is_finished
 from darla.stages.act import run_act
 
@@ -79,6 +85,91 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, agent) -> None:
     # whose ε schedule follows the total, cannot continue and keeps none
     kept = [p.name for p in (cut.run_dir / "checkpoints").glob("step_*")]
     assert kept == ([] if agent == "dqn" else ["step_160"])
+
+
+@pytest.mark.parametrize("algo", [PPO, DQN])
+def test_a_fresh_model_loads_every_counter_and_state_a_checkpoint_saved(tmp_path, algo) -> None:
+    """Counters the act runs above happen not to be sensitive to (DQN's ε and target-sync call
+    count are equal at their checkpoints whether restored or not) round-trip all the same."""
+    kwargs = (
+        {"n_steps": 16, "batch_size": 16, "n_epochs": 1}
+        if algo is PPO
+        else {"learning_starts": 8, "buffer_size": 100, "exploration_fraction": 0.9}
+    )
+
+    def build():
+        env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
+        return algo("MlpPolicy", env, seed=0, device="cpu", **kwargs)
+
+    trained = build()
+    trained.learn(70)
+    save_state(trained, tmp_path / "step_70", episode=3)
+    resumed = build()
+    load_state(resumed, tmp_path / "step_70")
+    for name in (
+        "num_timesteps",
+        "_episode_num",
+        "_n_updates",
+        "_current_progress_remaining",
+        "_n_calls",
+        "exploration_rate",
+    ):
+        assert getattr(resumed, name, None) == getattr(trained, name, None), name
+    assert trained._n_updates and trained.ep_info_buffer  # (Monitor's infos: plain numbers)
+    assert list(resumed.ep_info_buffer) == list(trained.ep_info_buffer)
+    params_equal(resumed, trained)
+    optimizer, reference = (
+        resumed.policy.optimizer.state_dict(),
+        trained.policy.optimizer.state_dict(),
+    )
+    assert optimizer["param_groups"] == reference["param_groups"]
+    for key, state in reference["state"].items():
+        for name, value in state.items():
+            assert torch.equal(optimizer["state"][key][name], value), name
+    if algo is DQN:
+        names = ("observations", "next_observations", "actions", "rewards", "dones", "timeouts")
+        buffers_equal(resumed.replay_buffer, trained.replay_buffer, names)
+        assert (resumed.replay_buffer.pos, resumed.replay_buffer.full) == (
+            trained.replay_buffer.pos,
+            trained.replay_buffer.full,
+        )
+
+
+def test_a_checkpoint_holds_no_pickle_and_a_corrupt_file_is_a_one_line_error(tmp_path) -> None:
+    vision = vision_run(tmp_path, "darla")
+    cfg = act_config(tmp_path, "darla", agent="dqn", vision=vision)
+    cut = run_act(cfg, progress=False, callbacks=[StopAt(100)])
+    checkpoint = latest_checkpoint(cut.run_dir)
+    folders = sorted((cut.run_dir / "checkpoints").glob("step_*"))
+    assert [f.name for f in folders] == ["step_40", "step_80"] and checkpoint["folder"] == "step_80"
+    for folder in folders:
+        files = sorted(folder.iterdir())
+        names = [f.name for f in files]
+        assert names == ["algorithm.json", "policy.pt", "replay_buffer.npz", "rng.json"]
+        for file in files:  # every file reads back without unpickling anything
+            if file.suffix == ".pt":
+                assert "policy" in torch.load(file, weights_only=True)
+            elif file.suffix == ".npz":
+                with np.load(file, allow_pickle=False) as arrays:
+                    assert all(arrays[name].dtype != object for name in arrays.files)
+            else:
+                json.loads(file.read_text())
+
+    for file in sorted(checkpoint["path"].iterdir()):
+        whole = file.read_bytes()
+        file.write_bytes(whole[: len(whole) // 2])  # a copy cut short, e.g. on a full NFS disk
+        with pytest.raises(DarlaError) as error:
+            run_act(cfg, progress=False)
+        message = str(error.value)
+        assert "\n" not in message and str(file) in message, message
+        assert f"delete the folder {checkpoint['path']}" in message
+        file.write_bytes(whole)
+
+    # deleting the folder, as the message says, resumes from the checkpoint before it
+    shutil.rmtree(checkpoint["path"])
+    previous = latest_checkpoint(cut.run_dir)
+    assert previous["folder"] == "step_40" and previous["num_timesteps"] == 40
+    assert previous["episode"] == 1
 
 
 @pytest.mark.parametrize("agent", ["ppo", "dqn"])

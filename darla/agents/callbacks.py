@@ -1,21 +1,18 @@
-"""SB3 callbacks for ``darla act``: pickups in TensorBoard, a progress bar, resumable checkpoints
-and evaluation on the source domains.
+"""SB3 callbacks for ``darla act``: pickups in TensorBoard, a progress bar and evaluation on the
+source domains (the resumable checkpoints are in :mod:`darla.agents.checkpoints`).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 
+from darla.agents.checkpoints import rng_state, set_rng_state
 from darla.agents.env import PICKUP_KEYS, set_episodes
-from darla.io import atomic_path, write_json
-
-CHECKPOINTS = "checkpoints"
-STATE_FILE = "state.json"
+from darla.io import atomic_path
 
 
 class PickupLogger(BaseCallback):
@@ -67,96 +64,6 @@ class TqdmProgress(BaseCallback):
     def _on_training_end(self) -> None:
         if self.bar is not None:
             self.bar.close()
-
-
-def rng_state(model) -> dict:
-    """Every random stream the algorithm draws from, as JSON-able data."""
-    return {
-        "torch": torch.get_rng_state().tolist(),
-        "numpy": _np_state_to_json(np.random.get_state()),
-        "action_space": model.action_space.np_random.bit_generator.state,
-    }
-
-
-def set_rng_state(model, state: dict) -> None:
-    torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
-    np.random.set_state(_np_state_from_json(state["numpy"]))
-    model.action_space.np_random.bit_generator.state = state["action_space"]
-
-
-def _np_state_to_json(state: tuple) -> list:
-    name, keys, pos, has_gauss, cached = state
-    return [name, keys.tolist(), int(pos), int(has_gauss), float(cached)]
-
-
-def _np_state_from_json(state: list) -> tuple:
-    name, keys, pos, has_gauss, cached = state
-    return name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached
-
-
-class ResumableCheckpoint(BaseCallback):
-    """Save what an exact resume needs, at the start of a rollout on an episode boundary.
-
-    At a rollout's start the last update is done and, when every sub-env has just ended an
-    episode (fixed-length episodes, all started together), the env state is nothing but the
-    episode number: the checkpoint holds the model (with optimizer state), DQN's replay buffer,
-    the RNG streams and that number, under ``checkpoints/step_<n>/``; ``state.json`` is written
-    last and names the latest complete checkpoint.
-    """
-
-    def __init__(self, run_dir: Path, every: int, episode_steps: int, keep: int = 2) -> None:
-        super().__init__()
-        self.folder = Path(run_dir) / CHECKPOINTS
-        self.every = int(every)
-        self.episode_steps = int(episode_steps)
-        self.keep = int(keep)
-        self.last_saved = None
-
-    def _on_training_start(self) -> None:
-        self.last_saved = self.model.num_timesteps
-
-    def _on_step(self) -> bool:
-        return True
-
-    def _on_rollout_start(self) -> None:
-        steps = self.model.num_timesteps
-        per_env = steps // self.model.n_envs
-        if self.every <= 0 or steps - self.last_saved < self.every or per_env % self.episode_steps:
-            return
-        self.save(steps)
-
-    def save(self, steps: int) -> Path:
-        folder = self.folder / f"step_{steps}"
-        folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(folder / "model.zip") as tmp:
-            self.model.save(tmp)
-        if hasattr(self.model, "replay_buffer") and self.model.replay_buffer is not None:
-            with atomic_path(folder / "replay_buffer.pkl") as tmp:
-                self.model.save_replay_buffer(tmp)
-        episode = steps // self.model.n_envs // self.episode_steps
-        write_json(folder / "rng.json", rng_state(self.model))
-        write_json(
-            self.folder / STATE_FILE,
-            {"num_timesteps": steps, "episode": episode, "folder": folder.name},
-        )
-        self.last_saved = steps
-        for old in sorted(self.folder.glob("step_*"), key=lambda p: int(p.name[5:]))[: -self.keep]:
-            for file in old.iterdir():
-                file.unlink()
-            old.rmdir()
-        return folder
-
-
-def latest_checkpoint(run_dir: Path) -> dict | None:
-    """``{"num_timesteps", "episode", "path"}`` of the last complete checkpoint, or None."""
-    state_file = Path(run_dir) / CHECKPOINTS / STATE_FILE
-    if not state_file.is_file():
-        return None
-    state = json.loads(state_file.read_text())
-    path = state_file.parent / state["folder"]
-    if not (path / "model.zip").is_file():
-        return None
-    return {**state, "path": path}
 
 
 class SourceEvalCallback(EvalCallback):
