@@ -7,9 +7,11 @@ three (β-VAE 0 is in both, B_room1 only in B), C = {random} with shorter episod
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
+import threading
 
 import numpy as np
 import pytest
@@ -18,8 +20,11 @@ from transfer_fixtures import agent_runs, transfer_config
 
 from darla.cli import main
 from darla.errors import DarlaError
+from darla.reuse import run_lock
+from darla.stages import report as report_stage
 from darla.stages.report import run_report
 from darla.stages.transfer import run_transfer
+from darla.transfer import render
 from darla.transfer.aggregate import disentanglement_vs_transfer
 from darla.transfer.stats import spearman_interval
 
@@ -181,6 +186,86 @@ def test_cli_prints_the_summary_then_the_report_path(transfers, capsys, tmp_path
 def test_a_folder_that_is_not_a_report_is_never_written_into(transfers) -> None:
     with pytest.raises(DarlaError, match="not a darla report"):
         run_report([str(transfers["b"])], transfers["a"])  # would overwrite A's own report
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def test_a_second_report_replaces_the_first_and_keeps_a_users_files(transfers, tmp_path) -> None:
+    out = tmp_path / "mine"
+    run_report([str(transfers["a"]), str(transfers["b"])], out)
+    assert len(list(out.glob("recon_*.png"))) == 2  # the β-VAE module and the random encoder
+    (out / "notes.txt").write_text("my notes")
+    run_report([str(transfers["b"])], out)  # B alone: one vision module, one reconstruction
+    alone = report(transfers, transfers["b"])
+    mine, theirs = _files(out), _files(alone.run_dir)
+    manifest = json.loads(mine["manifest.json"])
+    assert manifest["finished"] and set(manifest["files"]) == set(mine) - {"manifest.json"}
+    assert mine.pop("notes.txt") == b"my notes"
+    assert set(mine) == set(theirs)  # the random encoder's reconstruction is gone
+    for name in ("report.md", "results.csv", "returns.png", *(n for n in mine if "recon_" in n)):
+        assert mine[name] == theirs[name], name
+
+
+def test_a_report_killed_while_writing_leaves_whole_files_and_is_redone(
+    transfers, tmp_path, monkeypatch
+) -> None:
+    out = tmp_path / "killed"
+    run_report([str(transfers["a"])], out)
+    (out / "notes.txt").write_text("my notes")
+    before = _files(out)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(render, "write_html", killed)  # the last page of the report
+    with pytest.raises(KeyboardInterrupt):
+        run_report([str(transfers["a"]), str(transfers["b"])], out)
+    after = _files(out)
+    assert set(before) <= set(after) and after["notes.txt"] == b"my notes"
+    assert after["report.html"] == before["report.html"]  # the previous one, whole
+    assert not json.loads(after["manifest.json"])["finished"]
+    monkeypatch.undo()
+    redone = run_report([str(transfers["a"]), str(transfers["b"])], out)
+    assert json.loads((out / "manifest.json").read_text())["finished"]
+    fresh = report(transfers, transfers["a"], transfers["b"])
+    assert redone.report_html.read_bytes() == fresh.report_html.read_bytes()
+
+
+def test_a_report_waits_for_whoever_holds_its_folders_lock(transfers, tmp_path, monkeypatch):
+    out = tmp_path / "locked"
+    events, errors, asked = [], [], threading.Event()
+
+    @contextlib.contextmanager
+    def watched(run_dir):
+        assert run_dir == out
+        events.append("report asks")
+        asked.set()
+        with run_lock(run_dir):
+            events.append("report holds")
+            yield
+
+    def write_report() -> None:
+        try:
+            run_report([str(transfers["a"])], out)
+        except BaseException as error:  # failed in the test's thread below
+            errors.append(error)
+        finally:
+            asked.set()  # a report that never asked for the lock does not keep the test waiting
+
+    monkeypatch.setattr(report_stage, "run_lock", watched)
+    with run_lock(out):  # another `darla report`, or a sweep's, writing this folder
+        worker = threading.Thread(target=write_report)
+        worker.start()
+        assert asked.wait(timeout=120)
+        worker.join(timeout=0.2)
+        assert worker.is_alive() and not out.exists()  # waiting, nothing written
+        events.append("holder releases")
+    worker.join()
+    assert not errors, errors
+    assert events == ["report asks", "holder releases", "report holds"]
+    assert (out / "report.html").is_file() and (tmp_path / ".locked.lock").is_file()
 
 
 @pytest.mark.parametrize("case", ["missing", "no_runs", "not_json", "edited", "wrong_shape"])
