@@ -17,8 +17,8 @@ import torch
 
 from benchmarks.results import figure
 from darla.data import CollectionConfig, collect, open_frames
-from darla.stages.vision_trainer import TrainSettings, train_vision
 from darla.vision import build_model, images_to_tensor
+from darla.vision.training.trainer import TrainSettings, train_vision
 
 BATCH = 64
 STEPS = 60

@@ -150,7 +150,7 @@ def _report(args: argparse.Namespace) -> None:
 
 
 def _holds_transfer_runs(paths: Sequence[str]) -> bool:
-    from darla.stages.report import find_transfer_runs
+    from darla.transfer.merge import find_transfer_runs
 
     try:
         return bool(find_transfer_runs(paths))

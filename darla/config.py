@@ -68,6 +68,12 @@ def to_plain(cfg: Any) -> Any:
     return OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else cfg
 
 
+def quoted(value: Any) -> str:
+    """A value Hydra's override grammar reads back unchanged (paths, strings with '=')."""
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"
+
+
 def run_key(*parts: Any) -> str:
     """A short stable key for a run folder: the same resolved inputs, the same key."""
     return sha256_json([to_plain(p) for p in parts])[:12]

@@ -23,13 +23,13 @@ def _stage_task(stage: str) -> Callable[[Any], Any]:
             from hydra.core.hydra_config import HydraConfig
             from hydra.types import RunMode
 
-            from darla.io import write_json
+            from darla.sweeps import write_outcome
 
             result = run_see(cfg)
             hydra_cfg = HydraConfig.get()
             if hydra_cfg.mode == RunMode.MULTIRUN:  # for the sweep's closing table
                 job_dir = Path(hydra_cfg.runtime.output_dir)
-                write_json(job_dir / "outcome.json", {"vision_run": str(result.run_dir)})
+                write_outcome(job_dir, {"vision_run": str(result.run_dir)})
             print(f"vision run: {result.run_dir}")
 
         return task
@@ -48,7 +48,8 @@ def _stage_task(stage: str) -> Callable[[Any], Any]:
 
         return task
     if stage == "run":
-        from darla.stages.pipeline import print_outcomes, run_pipeline, write_outcome
+        from darla.stages.pipeline import pipeline_outcome, print_outcomes, run_pipeline
+        from darla.sweeps import write_outcome
 
         def task(cfg: Any) -> None:
             from hydra.core.hydra_config import HydraConfig
@@ -57,7 +58,7 @@ def _stage_task(stage: str) -> Callable[[Any], Any]:
             result = run_pipeline(cfg)
             hydra_cfg = HydraConfig.get()
             if hydra_cfg.mode == RunMode.MULTIRUN:  # for the sweep's closing report
-                write_outcome(Path(hydra_cfg.runtime.output_dir), result)
+                write_outcome(Path(hydra_cfg.runtime.output_dir), pipeline_outcome(result))
             print_outcomes(result)
 
         return task

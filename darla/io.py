@@ -56,6 +56,15 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def write_png(path: str | os.PathLike[str], image: Any) -> Path:
+    """Save a uint8 ``[H, W]`` or ``[H, W, 3]`` array as a PNG atomically."""
+    import imageio.v3 as iio  # here, not at the top: every stage imports this module
+
+    with atomic_path(path) as tmp:
+        iio.imwrite(tmp, image)
+    return Path(path)
+
+
 def write_figure(path: str | os.PathLike[str], fig: Any, *, tight: bool = True) -> Path:
     """Save a matplotlib figure as a PNG atomically, then close it (figures hold memory)."""
     import matplotlib.pyplot as plt
@@ -66,12 +75,9 @@ def write_figure(path: str | os.PathLike[str], fig: Any, *, tight: bool = True) 
     return Path(path)
 
 
-def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
+def sha256_file(path: str | os.PathLike[str]) -> str:
     with open(path, "rb") as f:
-        while block := f.read(chunk_size):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def sha256_json(obj: Any) -> str:

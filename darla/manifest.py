@@ -9,6 +9,7 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -112,3 +113,36 @@ def is_finished(run_dir: Path) -> bool:
             "reused: delete it, or re-run the same command with --force to recompute it"
         )
     return True
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file of a finished run folder and its sha256, hashed once when the file was written
+    (the manifest's record): what one stage hands the next, so nothing is hashed twice."""
+
+    path: Path
+    sha256: str
+
+
+def recorded_file(run_dir: Path, name: str) -> Artifact:
+    """``run_dir/name`` with the digest its manifest recorded (a run this process just wrote or
+    reused by its key); a DarlaError when the manifest does not list it."""
+    files = (read_manifest(run_dir) or {}).get("files") or {}
+    if name not in files:
+        raise DarlaError(
+            f"{run_dir} has no {name} in its {MANIFEST}: it is not a finished run; re-run the "
+            "stage that writes it"
+        )
+    return Artifact(Path(run_dir) / name, files[name])
+
+
+def verified_file(run_dir: Path, name: str) -> Artifact:
+    """``run_dir/name`` after checking its bytes against the manifest: for a file a user points
+    a command at (it may have been edited, truncated or swapped since it was written)."""
+    artifact = recorded_file(run_dir, name)
+    if not artifact.path.is_file() or sha256_file(artifact.path) != artifact.sha256:
+        raise DarlaError(
+            f"{artifact.path} changed since it was written (its sha256 differs from {run_dir}'s "
+            f"{MANIFEST}): restore it, or recompute the run with --force"
+        )
+    return artifact

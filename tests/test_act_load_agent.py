@@ -82,10 +82,10 @@ def test_load_agent_refuses_a_model_zip_changed_since_act_wrote_it(tmp_path) -> 
         load_agent(result.run_dir)
 
 
-def test_frozen_representation_takes_any_vision_run(tmp_path) -> None:
+def test_the_vision_run_representation_takes_any_model_and_is_named_after_it(tmp_path) -> None:
     vision = vision_run(tmp_path, "vae")
-    result = run_act(act_config(tmp_path, "frozen", vision=vision, steps=40), progress=False)
-    assert result.run_dir.name.startswith("frozen_vae-ppo-")
+    result = run_act(act_config(tmp_path, "vision_run", vision=vision, steps=40), progress=False)
+    assert result.run_dir.name.startswith("vae-ppo-")
     frames, latents = frames_and_latents(vision)
     expected, _ = result.model.predict(latents, deterministic=True)
     np.testing.assert_array_equal(load_agent(result.run_dir).predict(frames), expected)

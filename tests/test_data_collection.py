@@ -84,3 +84,22 @@ def test_bad_collection_config_fails_clearly():
         CollectionConfig(domains=("C_room3",))
     with pytest.raises(DarlaError, match="num_frames"):
         CollectionConfig(num_frames=0)
+
+
+def test_an_untouched_folder_is_not_hashed_again_a_touched_file_is(
+    collected, tmp_path, monkeypatch
+):
+    import shutil
+
+    import darla.data.frames as frames_module
+
+    copy = tmp_path / "copy"
+    shutil.copytree(collected[1], copy)  # copy2: sizes and modification times kept
+    hashed = []
+    real = frames_module.sha256_file
+    monkeypatch.setattr(frames_module, "sha256_file", lambda p: hashed.append(p) or real(p))
+    open_frames(copy)
+    assert hashed == []  # recorded when written; nothing changed since
+    (copy / "factors.npy").touch()  # same bytes, new time: hashed, and accepted
+    open_frames(copy)
+    assert hashed == [copy / "factors.npy"]

@@ -1,4 +1,4 @@
-"""darla installed as a package (not this checkout) runs a stage from any folder: the config
+"""darla installed as a package (not this checkout) runs its stages from any folder: the config
 tree ships inside it."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_a_non_editable_install_runs_the_smoke_see_from_another_folder(
+def test_a_non_editable_install_runs_the_smoke_pipeline_from_another_folder(
     tmp_path, smoke_runs
 ) -> None:
     # a real, non-editable install of a copy of this source tree (a build in the checkout would
@@ -58,3 +58,15 @@ def test_a_non_editable_install_runs_the_smoke_see_from_another_folder(
     from darla.stages.see import see_run_dir
 
     assert see_run_dir(compose("see", ["experiment=smoke", f"runs_root={smoke_runs}"])) == run_dir
+
+    # and the whole pipeline (a method without a vision module: act and transfer run here)
+    pipeline = subprocess.run(
+        [sys.executable, "-m", "darla.cli", "run", "experiment=smoke", "methods=[random]",
+         "seeds=[7]", "transfer_overrides=['videos=false','transfer.shift.enabled=false']",
+         f"runs_root={smoke_runs}"],
+        cwd=elsewhere, capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert pipeline.returncode == 0, pipeline.stderr[-2000:]
+    stages = pipeline.stdout.split("\nstages:\n")[1].splitlines()
+    assert [line.split()[0] for line in stages[:2]] == ["act", "transfer"]
+    assert (Path(stages[1].split()[-1]) / "report.html").is_file()

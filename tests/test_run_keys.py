@@ -50,3 +50,27 @@ def test_the_env_settings_a_key_holds_include_every_default() -> None:
     assert "render_mode" not in settings and "domain" not in settings
     with pytest.raises(envs.DomainError, match="num_goodies"):
         envs.env_settings(num_goodies=3)
+
+
+def test_other_evaluation_settings_reuse_the_agent_and_evaluate_it_again(tmp_path, capsys) -> None:
+    import json
+
+    from darla.manifest import read_manifest, verified_file
+
+    vision = vision_run(tmp_path)
+    first = _agent(tmp_path, vision, "A_room1")
+    weights = (first.run_dir / "model.zip").read_bytes()
+    cfg = act_config(
+        tmp_path, "beta_vae", 0, vision, 32, "act.source_domains=[A_room1]",
+        "act.eval_episodes=3", "act.eval_every=12", "act.eval_deterministic=true",
+    )  # fmt: skip
+    again = run_act(cfg, progress=False)
+    assert again.reused and again.run_dir == first.run_dir
+    assert (first.run_dir / "model.zip").read_bytes() == weights  # not retrained
+    summary = json.loads((first.run_dir / "summary.json").read_text())
+    assert summary["eval_episodes"] == 3 and summary["eval_deterministic"] is True
+    assert "evaluating" in capsys.readouterr().out
+    verified_file(first.run_dir, "summary.json")  # the manifest holds the new file's digest
+    assert read_manifest(first.run_dir)["config"]["act"]["eval_episodes"] == 3
+    assert run_act(cfg, progress=False).reused
+    assert "evaluating" not in capsys.readouterr().out  # asked and done: nothing to redo

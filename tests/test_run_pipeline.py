@@ -18,7 +18,8 @@ from darla.cli import main
 from darla.config import compose
 from darla.errors import DarlaError
 from darla.manifest import MANIFEST, is_finished
-from darla.stages.pipeline import PipelineResult, read_outcomes, run_pipeline
+from darla.stages.pipeline import PipelineResult, run_pipeline
+from darla.sweeps import read_outcomes
 
 # Cheap methods: a vision module (vae) and one without (random); the smoke preset's sizes, one
 # disentanglement metric (the pipeline passes see_overrides on; the metrics have tests of their own).

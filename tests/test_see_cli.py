@@ -35,6 +35,10 @@ def darla(*args, cwd):
         (["vision=beta_vae", "strength=6"], "use 0 to 5"),
         (["vision=dae", "strength=0"], "vision=dae has no strength grid"),
         (["vision=beta_vae", "beta=2", "strength=1"], "beta and strength both set"),
+        (["train.steps=0"], "train.steps=0: use a whole number >= 1"),
+        (["train.lr=-0.1"], "train.lr=-0.1: use a number > 0"),
+        (["data.val_fraction=0.95"], "data.val_fraction=0.95: use a number >= 0 and <= 0.9"),
+        (["data.num_frames=ten"], "data.num_frames='ten': use a whole number >= 2"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(overrides, message, tmp_path, capsys):

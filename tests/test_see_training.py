@@ -7,8 +7,8 @@ import torch
 from vision_models import SETTINGS, assert_same_state, shapes_data, tiny_model, trainer_inputs
 
 from darla.errors import DarlaError
-from darla.stages.vision_trainer import TrainSettings, latest_checkpoint, train_vision
 from darla.vision import model_names
+from darla.vision.training.trainer import TrainSettings, latest_vision_checkpoint, train_vision
 
 SEED = 3
 
@@ -46,18 +46,18 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(name, tmp_path):
     reference = _train(name, tmp_path / "whole")
     with pytest.raises(Interrupt):
         _train(name, tmp_path / "killed", stop_at=4)
-    checkpoint = latest_checkpoint(tmp_path / "killed")
+    checkpoint = latest_vision_checkpoint(tmp_path / "killed")
     assert checkpoint.name == "step_00000003.pt"
     saved = torch.load(checkpoint, weights_only=True)["optimizers"]
     two = name in ("factor_vae", "infogan")
     assert set(saved) == ({"model", "discriminator"} if two else {"model"})
     resumed = _train(name, tmp_path / "killed")
     assert_same_state(resumed.tensors_to_save(), reference.tensors_to_save())
-    last = latest_checkpoint(tmp_path / "killed")
+    last = latest_vision_checkpoint(tmp_path / "killed")
     assert last.name == "step_00000006.pt"
     assert_same_state(
         torch.load(last, weights_only=True),
-        torch.load(latest_checkpoint(tmp_path / "whole"), weights_only=True),
+        torch.load(latest_vision_checkpoint(tmp_path / "whole"), weights_only=True),
     )
 
 
@@ -65,7 +65,7 @@ def test_a_checkpoint_with_the_older_single_optimizer_layout_still_resumes(tmp_p
     reference = _train("beta_vae", tmp_path / "whole")
     with pytest.raises(Interrupt):
         _train("beta_vae", tmp_path / "old", stop_at=4)
-    path = latest_checkpoint(tmp_path / "old")
+    path = latest_vision_checkpoint(tmp_path / "old")
     state = torch.load(path, weights_only=True)
     state["optimizer"] = state.pop("optimizers")["model"]  # as written before `optimizers`
     torch.save(state, path)
@@ -101,11 +101,11 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
             seed=0,
             progress=False,
         )
-    assert latest_checkpoint(tmp_path).name == "step_00000003.pt"
+    assert latest_vision_checkpoint(tmp_path).name == "step_00000003.pt"
 
 
 def test_bad_training_settings_fail_clearly():
-    with pytest.raises(DarlaError, match=r"train\.steps must be at least 1"):
+    with pytest.raises(DarlaError, match=r"train\.steps=0: use a whole number >= 1"):
         TrainSettings(
             steps=0,
             batch_size=8,
@@ -115,7 +115,7 @@ def test_bad_training_settings_fail_clearly():
             image_every=1,
             val_batches=1,
         )
-    with pytest.raises(DarlaError, match=r"train\.lr must be positive"):
+    with pytest.raises(DarlaError, match=r"train\.lr=0.0: use a number > 0"):
         TrainSettings(
             steps=1,
             batch_size=8,

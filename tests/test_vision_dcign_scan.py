@@ -28,11 +28,11 @@ from vision_models import (
 
 import envs
 from darla.errors import DarlaError
-from darla.stages.batches import ClampedBatches
-from darla.stages.vision_trainer import TrainSettings, train_vision
 from darla.vision import build_model, images_to_tensor, load_model, save_model
 from darla.vision.dcign import clamp_to_batch_mean
 from darla.vision.losses import reparameterize
+from darla.vision.training.batches import ClampedBatches
+from darla.vision.training.trainer import TrainSettings, train_vision
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

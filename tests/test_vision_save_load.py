@@ -64,8 +64,8 @@ def test_act_takes_a_saved_run_as_a_frozen_representation(name, tmp_path) -> Non
     from darla.stages.act import run_act
 
     run = see_run(tmp_path, tiny_model(name))
-    result = run_act(act_config(tmp_path, "frozen", vision=run, steps=40), progress=False)
-    assert result.finished and result.run_dir.name.startswith(f"frozen_{name}-ppo-")
+    result = run_act(act_config(tmp_path, "vision_run", vision=run, steps=40), progress=False)
+    assert result.finished and result.run_dir.name.startswith(f"{name}-ppo-")
 
 
 def test_darla_file_holds_its_dae(tmp_path) -> None:

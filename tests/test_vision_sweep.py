@@ -13,9 +13,9 @@ from darla.config import compose, to_plain
 from darla.errors import DarlaError
 from darla.metrics.published import DSPRITES
 from darla.stages.see import see_run_dir, strength_setting
-from darla.stages.see_data import complete_model_kwargs
 from darla.stages.vision_report import VisionRun, format_markdown, vision_table
 from darla.vision import read_config
+from darla.vision.training.inputs import complete_model_kwargs
 
 
 def see_config(tmp_path, *overrides):

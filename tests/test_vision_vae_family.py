@@ -18,11 +18,11 @@ from torch.distributions import Normal
 from vision_models import SETTINGS, SIZE, shapes_data, smoke_see, tiny_model
 
 from darla.errors import DarlaError
-from darla.stages.vision_trainer import train_vision
 from darla.vision import images_to_tensor, tc_decomposition
 from darla.vision.annealed_vae import capacity_at
 from darla.vision.factor_vae import permute_dims
 from darla.vision.losses import log_importance_weights, reparameterize
+from darla.vision.training.trainer import train_vision
 
 MODELS = ["annealed_vae", "beta_tcvae", "factor_vae"]
 

@@ -14,10 +14,10 @@ import torch
 
 import envs
 from darla.manifest import write_manifest
-from darla.stages.batches import ClampedBatches
-from darla.stages.see_data import training_data
-from darla.stages.vision_trainer import TrainSettings
 from darla.vision import VisionModel, build_model, load_model, save_model
+from darla.vision.training.batches import ClampedBatches
+from darla.vision.training.inputs import training_data
+from darla.vision.training.trainer import TrainSettings
 
 SIZE = 32
 SHAPE_NAMES = list(envs.Shapes2D.factor_names)

@@ -75,8 +75,14 @@ class Agent:
         return int(actions[0]) if single else actions
 
 
-def load_agent(run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> Agent:
-    """Load a ``darla act`` run folder (or its final ``model.zip``'s folder) as an :class:`Agent`."""
+def load_agent(
+    run_dir: str | os.PathLike[str], device: str | torch.device = "cpu", *, verify: bool = True
+) -> Agent:
+    """Load a ``darla act`` run folder (or its final ``model.zip``'s folder) as an :class:`Agent`.
+
+    ``verify=False`` skips re-hashing ``model.zip`` and the vision file: only for a process
+    loading an agent its parent has just loaded and verified (transfer's workers).
+    """
     from stable_baselines3.common.save_util import load_from_zip_file
 
     run_dir = Path(run_dir)
@@ -88,7 +94,7 @@ def load_agent(run_dir: str | os.PathLike[str], device: str | torch.device = "cp
         )
     # an SB3 zip is partly unpickled on load: only the bytes `darla act` wrote are accepted
     recorded = ((read_manifest(run_dir) or {}).get("files") or {}).get(MODEL_FILE)
-    if recorded is not None and sha256_file(model_zip) != recorded:
+    if verify and recorded is not None and sha256_file(model_zip) != recorded:
         raise DarlaError(
             f"{model_zip} changed since `darla act` wrote it (its sha256 differs from the run's "
             f"{MANIFEST}): restore it, or retrain with `darla act --force`"
@@ -96,7 +102,7 @@ def load_agent(run_dir: str | os.PathLike[str], device: str | torch.device = "cp
     encoder = None
     vision_file = None
     if spec["vision"] is not None:
-        vision_file = resolve_vision_file(run_dir, spec["vision"])
+        vision_file = resolve_vision_file(run_dir, spec["vision"], verify=verify)
     if spec["mode"] == "latent":
         encoder = freeze(load_encoder(vision_file, device))
     policy = build_policy(spec, vision_file, device)
@@ -127,12 +133,12 @@ def read_agent_spec(run_dir: Path) -> dict[str, Any]:
     return spec
 
 
-def resolve_vision_file(run_dir: Path, vision: dict[str, str]) -> Path:
+def resolve_vision_file(run_dir: Path, vision: dict[str, str], *, verify: bool = True) -> Path:
     """The vision model an agent was trained with, found relative to the run folder first."""
     candidates = [Path(run_dir) / vision["relative_path"], Path(vision["path"])]
     for file in candidates:
         if file.is_file():
-            if sha256_file(file) != vision["sha256"]:
+            if verify and sha256_file(file) != vision["sha256"]:
                 raise DarlaError(
                     f"{file} changed since agent {run_dir} was trained on it (sha256 differs): "
                     "restore that vision run or retrain with `darla act --force`"

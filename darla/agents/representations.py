@@ -31,10 +31,10 @@ REPRESENTATIONS: dict[str, Representation] = {
             "random", "latent", None, "an untrained encoder of DARLA's architecture, frozen"
         ),
         Representation(
-            "frozen",
+            "vision_run",
             "latent",
             None,
-            "any vision run's latent means, frozen (needs vision_run=PATH)",
+            "the latent means of the vision run given as vision_run=PATH, whatever its model",
         ),
         Representation("pixels", "pixels", None, "SB3's NatureCNN on pixels, trained end to end"),
         Representation(
@@ -48,6 +48,6 @@ def get_representation(name: str) -> Representation:
     if name not in REPRESENTATIONS:
         raise DarlaError(
             f"unknown representation {name!r}: use one of {', '.join(REPRESENTATIONS)} "
-            "(or representation=frozen vision_run=PATH for another vision model)"
+            "(or representation=vision_run vision_run=PATH for any other vision model)"
         )
     return REPRESENTATIONS[name]

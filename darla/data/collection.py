@@ -19,12 +19,12 @@ import numpy as np
 from tqdm import tqdm
 
 import envs
+from darla.data.frames import array_digests
 from darla.errors import DarlaError
-from darla.io import sha256_file, sha256_json, write_json
+from darla.io import sha256_json, write_json
 from darla.workers import imap_unordered
 
 FORMAT_VERSION = 1
-ARRAYS = ("frames", "factors", "domain_ids", "episode_ids")
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ def _collect_into(config: CollectionConfig, folder: Path, *, workers: int, progr
             "domain_names": [name for name, _ in config._resolved],
             "factor_names": list(envs.factor_vocabulary()),
             "factor_values": {k: list(v) for k, v in envs.factor_vocabulary().items()},
-            "sha256": {f"{name}.npy": sha256_file(folder / f"{name}.npy") for name in ARRAYS},
+            **array_digests(folder),
         },
     )
 

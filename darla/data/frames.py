@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +45,25 @@ class FrameDataset:
         return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
+ARRAYS = ("frames", "factors", "domain_ids", "episode_ids")
+
+
+def array_digests(folder: Path) -> dict[str, dict[str, Any]]:
+    """For ``meta.json``: each array file's sha256, hashed once when written, and its size and
+    modification time, so that opening the folder again re-hashes only a file that changed
+    since (245 MB of frames at the defaults)."""
+    files = [folder / f"{name}.npy" for name in ARRAYS]
+    return {
+        "sha256": {path.name: sha256_file(path) for path in files},
+        "stat": {path.name: _stat(path) for path in files},
+    }
+
+
+def _stat(path: Path) -> list[int]:
+    info = path.stat()
+    return [info.st_size, info.st_mtime_ns]
+
+
 def open_frames(
     folder: str | Path, *, expected_hash: str | None = None, verify: bool = True
 ) -> FrameDataset:
@@ -66,8 +86,11 @@ def open_frames(
             f"delete it and run `darla see` again to recollect"
         )
     if verify:
+        stats = meta.get("stat") or {}
         for name, digest in meta["sha256"].items():
             path = folder / name
+            if path.is_file() and _stat(path) == stats.get(name):
+                continue  # untouched since it was written and hashed: not hashed again
             if not path.is_file() or sha256_file(path) != digest:
                 raise DarlaError(
                     f"{path} does not match the hash in meta.json (changed or truncated); "

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from darla.data.frames import array_digests
 from darla.errors import DarlaError
-from darla.io import sha256_file, sha256_json, write_json
+from darla.io import sha256_json, write_json
 
 FORMAT_VERSION = 1
-ARRAYS = ("frames", "factors", "domain_ids", "episode_ids")
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def _render_into(config: ShapesConfig, folder: Path) -> None:
                 name: [v if isinstance(v, str) else float(v) for v in values]
                 for name, values in zip(dataset.factor_names, dataset.factor_values, strict=True)
             },
-            "sha256": {f"{name}.npy": sha256_file(folder / f"{name}.npy") for name in ARRAYS},
+            **array_digests(folder),
         },
     )
 

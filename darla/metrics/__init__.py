@@ -53,7 +53,12 @@ from darla.metrics.modularity import (
     modularity_explicitness_score,
     modularity_per_code,
 )
-from darla.metrics.sampling import FactorDataset, Representation, represent_factors, sample_codes
+from darla.metrics.sampling import (
+    FactorDataset,
+    RepresentationFunction,
+    represent_factors,
+    sample_codes,
+)
 from darla.metrics.sap import sap, sap_from_score_matrix, sap_score
 from darla.metrics.utils import discrete_entropy, discrete_mutual_info, histogram_discretize
 
@@ -63,7 +68,7 @@ __all__ = [
     "HEADLINE",
     "FactorDataset",
     "IdentityDataset",
-    "Representation",
+    "RepresentationFunction",
     "StampedDataset",
     "active_dimensions",
     "beta_vae_features",

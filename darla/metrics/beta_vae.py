@@ -35,7 +35,7 @@ from sklearn.preprocessing import StandardScaler
 from darla.errors import DarlaError
 from darla.metrics.sampling import (
     FactorDataset,
-    Representation,
+    RepresentationFunction,
     check_batch_size,
     check_count,
     check_dataset,
@@ -54,7 +54,7 @@ _POINTS_PER_CHUNK = 64
 
 def beta_vae_features(
     dataset: FactorDataset,
-    represent: Representation,
+    represent: RepresentationFunction,
     num_points: int,
     *,
     rng: np.random.Generator,
@@ -123,7 +123,7 @@ def beta_vae_from_features(
 
 def beta_vae_score(
     dataset: FactorDataset,
-    represent: Representation,
+    represent: RepresentationFunction,
     *,
     rng: np.random.Generator,
     batch_size: int = DEFAULTS["batch_size"],

@@ -29,7 +29,7 @@ from sklearn.ensemble import GradientBoostingClassifier
 from darla.errors import DarlaError
 from darla.metrics.sampling import (
     FactorDataset,
-    Representation,
+    RepresentationFunction,
     check_dataset,
     factor_names,
     sample_train_test,
@@ -180,7 +180,7 @@ def dci(
 
 def dci_score(
     dataset: FactorDataset,
-    represent: Representation,
+    represent: RepresentationFunction,
     *,
     rng: np.random.Generator,
     num_train: int = DEFAULTS["num_train"],

@@ -24,7 +24,7 @@ from darla.metrics.dci import dci_score
 from darla.metrics.factor_vae import factor_vae_score
 from darla.metrics.mig import mig_score
 from darla.metrics.modularity import modularity_explicitness_score
-from darla.metrics.sampling import FactorDataset, Representation, check_dataset
+from darla.metrics.sampling import FactorDataset, RepresentationFunction, check_dataset
 from darla.metrics.sap import sap_score
 
 METRICS: dict[str, Callable[..., dict[str, Any]]] = {
@@ -92,7 +92,7 @@ def to_jsonable(value: Any) -> Any:
 
 def evaluate(
     dataset: FactorDataset,
-    represent: Representation,
+    represent: RepresentationFunction,
     *,
     rng: np.random.Generator,
     metrics: str | Iterable[str] = ALL,

@@ -28,7 +28,7 @@ import numpy as np
 from darla.errors import DarlaError
 from darla.metrics.sampling import (
     FactorDataset,
-    Representation,
+    RepresentationFunction,
     check_batch_size,
     check_count,
     check_dataset,
@@ -100,7 +100,7 @@ def factor_vae_from_votes(train_votes: np.ndarray, eval_votes: np.ndarray) -> di
 
 def global_variances(
     dataset: FactorDataset,
-    represent: Representation,
+    represent: RepresentationFunction,
     num_points: int,
     *,
     rng: np.random.Generator,
@@ -114,7 +114,7 @@ def global_variances(
 
 def factor_vae_votes(
     dataset: FactorDataset,
-    represent: Representation,
+    represent: RepresentationFunction,
     num_points: int,
     *,
     rng: np.random.Generator,
@@ -155,7 +155,7 @@ def factor_vae_votes(
 
 def factor_vae_score(
     dataset: FactorDataset,
-    represent: Representation,
+    represent: RepresentationFunction,
     *,
     rng: np.random.Generator,
     batch_size: int = DEFAULTS["batch_size"],

@@ -18,7 +18,7 @@ import numpy as np
 from darla.errors import DarlaError
 from darla.metrics.sampling import (
     FactorDataset,
-    Representation,
+    RepresentationFunction,
     check_dataset,
     factor_names,
     sample_codes,
@@ -82,7 +82,7 @@ def mig(codes: np.ndarray, factors: np.ndarray, *, num_bins: int = 20) -> dict[s
 
 def mig_score(
     dataset: FactorDataset,
-    represent: Representation,
+    represent: RepresentationFunction,
     *,
     rng: np.random.Generator,
     num_train: int = DEFAULTS["num_train"],

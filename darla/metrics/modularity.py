@@ -28,7 +28,7 @@ from sklearn.metrics import roc_auc_score
 from darla.errors import DarlaError
 from darla.metrics.sampling import (
     FactorDataset,
-    Representation,
+    RepresentationFunction,
     check_dataset,
     factor_names,
     sample_train_test,
@@ -140,7 +140,7 @@ def modularity_explicitness(
 
 def modularity_explicitness_score(
     dataset: FactorDataset,
-    represent: Representation,
+    represent: RepresentationFunction,
     *,
     rng: np.random.Generator,
     num_train: int = DEFAULTS["num_train"],

@@ -16,10 +16,11 @@ import numpy as np
 
 from darla.errors import DarlaError
 from darla.metrics.utils import check_factors
+from darla.settings import whole_number
 
 #: Maps uint8 images ``[n, H, W, 3]`` to float codes ``[n, D]``; must return numpy (or
 #: array-like) values, so a torch encoder wraps its output in ``.detach().cpu().numpy()``.
-Representation = Callable[[np.ndarray], np.ndarray]
+RepresentationFunction = Callable[[np.ndarray], np.ndarray]
 
 
 @runtime_checkable
@@ -66,9 +67,8 @@ def check_batch_size(batch_size: int) -> int:
 
 
 def check_count(value: int, name: str, minimum: int = 1) -> int:
-    if int(value) != value or value < minimum:
-        raise DarlaError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    """A metric's sample count, checked as every numeric setting is (:mod:`darla.settings`)."""
+    return whole_number(name, value, minimum)
 
 
 def sample_factors(dataset: FactorDataset, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -85,7 +85,7 @@ def sample_factors(dataset: FactorDataset, n: int, rng: np.random.Generator) -> 
 
 def represent_factors(
     dataset: FactorDataset,
-    represent: Representation,
+    represent: RepresentationFunction,
     factors: np.ndarray,
     batch_size: int = 64,
 ) -> np.ndarray:
@@ -114,7 +114,7 @@ def represent_factors(
     return codes
 
 
-def _encode(represent: Representation, images: np.ndarray, n: int) -> np.ndarray:
+def _encode(represent: RepresentationFunction, images: np.ndarray, n: int) -> np.ndarray:
     codes = np.asarray(represent(images))
     if codes.ndim != 2 or codes.shape[0] != n:
         raise DarlaError(
@@ -133,7 +133,7 @@ def _encode(represent: Representation, images: np.ndarray, n: int) -> np.ndarray
 
 def sample_codes(
     dataset: FactorDataset,
-    represent: Representation,
+    represent: RepresentationFunction,
     num_points: int,
     *,
     rng: np.random.Generator,
@@ -152,7 +152,7 @@ def sample_codes(
 
 def sample_train_test(
     dataset: FactorDataset,
-    represent: Representation,
+    represent: RepresentationFunction,
     num_train: int,
     num_test: int,
     *,

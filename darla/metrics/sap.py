@@ -30,7 +30,7 @@ from sklearn.svm import LinearSVC
 
 from darla.metrics.sampling import (
     FactorDataset,
-    Representation,
+    RepresentationFunction,
     check_dataset,
     factor_names,
     sample_train_test,
@@ -125,7 +125,7 @@ def sap(
 
 def sap_score(
     dataset: FactorDataset,
-    represent: Representation,
+    represent: RepresentationFunction,
     *,
     rng: np.random.Generator,
     num_train: int = DEFAULTS["num_train"],

@@ -23,28 +23,26 @@ from stable_baselines3.common.vec_env import VecTransposeImage
 
 import envs
 from darla.agents.algos import get_algo, policy_kwargs, policy_spec, schedule_follows_total
-from darla.agents.callbacks import (
+from darla.agents.callbacks import PickupLogger, SourceEvalCallback, TqdmProgress, evaluate
+from darla.agents.checkpoints import (
     CHECKPOINTS,
     STATE_FILE,
-    PickupLogger,
     ResumableCheckpoint,
-    SourceEvalCallback,
-    TqdmProgress,
-    evaluate,
     latest_checkpoint,
-    set_rng_state,
+    load_state,
 )
 from darla.agents.encoders import check_image_size, load_encoder, random_encoder
 from darla.agents.env import make_vec_env, set_episodes
-from darla.agents.loading import AGENT_FILE, FORMAT, FORMAT_VERSION, MODEL_FILE
-from darla.agents.representations import Representation, get_representation
+from darla.agents.loading import AGENT_FILE, FORMAT, FORMAT_VERSION, MODEL_FILE, load_agent
+from darla.agents.representations import REPRESENTATIONS, Representation, get_representation
 from darla.agents.train_curve import TRAIN_CURVE, write_train_curve
 from darla.agents.wrapper import LatentVecEnv
 from darla.config import run_key, to_plain
 from darla.errors import DarlaError
 from darla.io import atomic_path, sha256_file, write_json, write_text
-from darla.manifest import is_finished, read_manifest, write_manifest
-from darla.reuse import announce, run_lock
+from darla.manifest import Artifact, is_finished, read_manifest, verified_file, write_manifest
+from darla.reuse import RunKey, announce, run_lock
+from darla.settings import check_section, whole_number
 from darla.stages.see import see_run_dir
 from darla.vision import WEIGHTS_NAME, save_model
 
@@ -60,8 +58,18 @@ class ActResult:
     model: Any = None  # the SB3 model when trained in this call (None when reused)
 
 
-def run_act(cfg: Any, *, progress: bool = True, callbacks: list | None = None) -> ActResult:
+def run_act(
+    cfg: Any,
+    *,
+    vision: Artifact | None = None,
+    progress: bool = True,
+    callbacks: list | None = None,
+) -> ActResult:
     """Run stage 2 for a composed ``act`` config; returns the agent's run folder.
+
+    ``vision``: the vision module's weights as another stage handed them over (``darla run``
+    passes ``SeeResult.weights``, digest included); None finds them from ``vision_run=`` or the
+    `see` run of the representation's model, and checks them against their run's manifest.
 
     ``callbacks``: extra SB3 callbacks (a callback that stops training early leaves the run
     unfinished, resumable by the next call).
@@ -73,28 +81,21 @@ def run_act(cfg: Any, *, progress: bool = True, callbacks: list | None = None) -
     torch.set_num_threads(int(act["threads"]))
     runs_root = Path(cfg["runs_root"])
     source = check_source_domains(act["source_domains"])
-    for name, minimum in ACT_MINIMUMS.items():
-        value = act[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise DarlaError(f"act.{name}={value!r}: use a whole number >= {minimum}")
+    check_act_settings(cfg)
     if rep.mode == "pixels" and act["obs_size"] < 36:
         raise DarlaError(
             f"representation=pixels (SB3's NatureCNN) needs frames of at least 36px, got act.obs_size={act['obs_size']}: use 64"
         )
 
-    vision_file = find_vision_file(cfg, rep)
-    vision_sha = sha256_file(vision_file) if vision_file is not None else None
-    label = rep.name if rep.name != "frozen" else f"frozen_{_vision_name(vision_file)}"
-    key_parts = {k: cfg[k] for k in ("representation", "seed")}
+    vision = find_vision(cfg, rep, vision)
+    vision_file = None if vision is None else vision.path
+    vision_sha = None if vision is None else vision.sha256
+    label = agent_label(rep, vision_file)
     # Every input but the step count: runs that differ only in it are one agent trained for
     # longer or shorter, so a longer run continues from the last checkpoint of a shorter one.
-    base_key = run_key(
-        key_parts,
-        {
-            k: v
-            for k, v in act.items()
-            if k not in LOGGING_ONLY and k not in ("source_domains", "total_timesteps")
-        },
+    base_key = ACT_KEY.key(
+        act,
+        {k: cfg[k] for k in ("representation", "seed")},
         # what the agent saw: the source domains' factors (an edited domain is another agent)
         # and every env setting, defaults included
         [envs.resolve_domain(spec)[1] for spec in source],
@@ -107,9 +108,9 @@ def run_act(cfg: Any, *, progress: bool = True, callbacks: list | None = None) -
     run_dir = runs_root / "act" / f"{prefix}-{key}"
     stated = {**cfg, "run_key": key, "base_key": base_key, "vision_sha256": vision_sha}
     with run_lock(run_dir):  # a sweep job needing the same agent waits, then reuses it
-        if announce(f"act {label}-{agent_cfg['name']}", run_dir, stated, force=cfg["force"]):
-            summary = _read_summary(run_dir)
-            return ActResult(run_dir, True, True, int(summary.get("num_timesteps", 0)))
+        if announce(f"act {prefix}", ACT_KEY, run_dir, stated, force=cfg["force"]):
+            summary = _evaluate_again_if_asked(run_dir, cfg, source, algo)
+            return ActResult(run_dir, True, True, int(summary["num_timesteps"]))
         if cfg["force"] and run_dir.exists():
             shutil.rmtree(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -185,13 +186,11 @@ def _train_agent(
     write_text(run_dir / "config.yaml", yaml.safe_dump(run_config, sort_keys=False))
     _write_agent_spec(run_dir, rep, agent_cfg["name"], act, spec, vision_file, vision_sha, encoder)
 
-    kwargs = env_kwargs(act)
-    venv = make_vec_env(source, int(act["n_envs"]), int(cfg["seed"]), kwargs, act["vec_env"])
-    eval_env = make_vec_env(source, 1, int(cfg["seed"]), kwargs, "dummy", first_index=EVAL_INDEX)
-    if encoder is not None:
-        venv, eval_env = LatentVecEnv(venv, encoder), LatentVecEnv(eval_env, encoder)
-    else:  # SB3 would transpose the training env itself; the eval env must match it
-        venv, eval_env = VecTransposeImage(venv), VecTransposeImage(eval_env)
+    venv = make_vec_env(
+        source, int(act["n_envs"]), int(cfg["seed"]), env_kwargs(act), act["vec_env"]
+    )
+    venv = LatentVecEnv(venv, encoder) if encoder is not None else VecTransposeImage(venv)
+    eval_env = _eval_env(cfg, source, encoder)
     try:
         model, resumed = _build_or_resume(algo, run_dir, venv, spec, agent_cfg, cfg, act)
         total = int(act["total_timesteps"])
@@ -228,18 +227,10 @@ def _train_agent(
             return ActResult(run_dir, False, False, model.num_timesteps, model)
         with atomic_path(run_dir / MODEL_FILE) as tmp:
             model.save(tmp)
-        final = evaluate(model, eval_env, int(act["eval_episodes"]), *eval_settings)
+        summary = _evaluate_final(model, eval_env, cfg)
     finally:
         venv.close()
         eval_env.close()
-    summary = {
-        "num_timesteps": int(model.num_timesteps),
-        "eval_episodes": int(act["eval_episodes"]),
-        "eval_deterministic": bool(act["eval_deterministic"]),
-        "mean_return": _mean(final["returns"]),
-        "mean_good_pickups": _mean(final["good_pickups"]),
-        "mean_bad_pickups": _mean(final["bad_pickups"]),
-    }
     write_json(run_dir / "summary.json", summary)
     write_train_curve(
         run_dir / "evaluations.npz",
@@ -263,20 +254,110 @@ def _train_agent(
     return ActResult(run_dir, False, True, int(model.num_timesteps), model)
 
 
-# act's numeric settings and their smallest sensible value (0 turns evaluations/checkpoints off).
-ACT_MINIMUMS = {
-    "obs_size": 8,
-    "episode_steps": 1,
-    "n_envs": 1,
-    "total_timesteps": 1,
-    "eval_every": 0,
-    "eval_episodes": 1,
-    "checkpoint_every": 0,
-    "threads": 1,
-}
+def _eval_env(cfg: dict[str, Any], source: list[Any], encoder: Any) -> Any:
+    """One env playing the evaluation episode stream (never a training episode) of the source
+    domains, seen as the agent sees its training envs."""
+    act = cfg["act"]
+    env = make_vec_env(
+        source, 1, int(cfg["seed"]), env_kwargs(act), "dummy", first_index=EVAL_INDEX
+    )
+    # SB3 would transpose the training env itself; the eval env must match it
+    return LatentVecEnv(env, encoder) if encoder is not None else VecTransposeImage(env)
 
-# Settings that change speed or logging, not the numbers: left out of the run key.
-LOGGING_ONLY = ("threads", "vec_env", "checkpoint_every")
+
+def _evaluate_final(model: Any, eval_env: Any, cfg: dict[str, Any]) -> dict[str, Any]:
+    """``summary.json``: the final policy on ``act.eval_episodes`` evaluation episodes."""
+    act = cfg["act"]
+    final = evaluate(
+        model,
+        eval_env,
+        int(act["eval_episodes"]),
+        bool(act["eval_deterministic"]),
+        int(cfg["seed"]),
+    )
+    return {
+        "num_timesteps": int(model.num_timesteps),
+        "eval_episodes": int(act["eval_episodes"]),
+        "eval_deterministic": bool(act["eval_deterministic"]),
+        "mean_return": _mean(final["returns"]),
+        "mean_good_pickups": _mean(final["good_pickups"]),
+        "mean_bad_pickups": _mean(final["bad_pickups"]),
+    }
+
+
+def _evaluate_again_if_asked(
+    run_dir: Path, cfg: dict[str, Any], source: list[Any], algo: Any
+) -> dict[str, Any]:
+    """A reused agent whose final evaluation used other evaluation settings is evaluated again
+    (``summary.json``, the manifest updated); it is not retrained. Its curve stays the one
+    recorded while it trained (``act.eval_every`` applies to agents still to train)."""
+    summary = _read_summary(run_dir)
+    act = cfg["act"]
+    asked = {k: act[k] for k in ("eval_episodes", "eval_deterministic")}
+    done = {k: summary.get(k) for k in asked}
+    if done == asked:
+        return summary
+    changed = ", ".join(f"act.{k} {done[k]} -> {asked[k]}" for k in asked if done[k] != asked[k])
+    print(f"act: evaluating {run_dir} again ({changed}); its curve stays as recorded")
+    agent = load_agent(run_dir, cfg["device"])  # checks model.zip and the vision file's sha256
+    eval_env = _eval_env(cfg, source, agent.encoder)
+    try:
+        model = algo.load(run_dir / MODEL_FILE, env=eval_env, device=cfg["device"])
+        summary = _evaluate_final(model, eval_env, cfg)
+    finally:
+        eval_env.close()
+    write_json(run_dir / "summary.json", summary)
+    manifest = read_manifest(run_dir)
+    config = manifest["config"]
+    write_manifest(
+        run_dir,
+        stage="act",
+        config={**config, "act": {**config["act"], **asked}},
+        inputs=manifest["inputs"],
+    )
+    return summary
+
+
+# An agent run's key: representation, seed, the act settings less these, the source domains'
+# factors, every env setting, the agent config and the vision module's sha256.
+ACT_KEY = RunKey(
+    "act",
+    "act",
+    ignored={
+        "threads": "speed only",
+        "vec_env": "speed only (the same episodes in one process or several)",
+        "checkpoint_every": "where a killed run resumes from; resume is exact",
+        "eval_every": "the evaluation curve only: evaluating never touches training's RNG",
+        "eval_episodes": "the evaluations only; a reused agent is evaluated again",
+        "eval_deterministic": "the evaluations only; a reused agent is evaluated again",
+    },
+    held_apart={
+        "source_domains": "held resolved, as the domains' factors",
+        "total_timesteps": "held beside the base key, so a longer run continues a shorter one",
+    },
+)
+
+
+def check_act_settings(cfg: dict[str, Any]) -> None:
+    """act's numbers, before any folder is made (0 turns evaluations / checkpoints off)."""
+    check_section(
+        "act",
+        cfg["act"],
+        whole={
+            "obs_size": 8,
+            "episode_steps": 1,
+            "n_envs": 1,
+            "total_timesteps": 1,
+            "eval_every": 0,
+            "eval_episodes": 1,
+            "checkpoint_every": 0,
+            "threads": 1,
+        },
+    )
+    check_section(
+        "act.random_encoder", cfg["act"]["random_encoder"], whole={"latent_dim": 1, "hidden_dim": 1}
+    )
+    whole_number("seed", cfg["seed"], 0)
 
 
 def env_kwargs(act: dict[str, Any]) -> dict[str, Any]:
@@ -341,22 +422,25 @@ def check_source_domains(domains: list[Any]) -> list[Any]:
     return list(domains)
 
 
-def find_vision_file(cfg: dict[str, Any], rep: Representation) -> Path | None:
-    """The vision model file a representation uses: ``vision_run`` or the matching `see` run."""
+def find_vision(
+    cfg: dict[str, Any], rep: Representation, given: Artifact | None = None
+) -> Artifact | None:
+    """The vision module a representation uses: ``given``, ``vision_run`` or the matching
+    `see` run; the last two are checked against their run's manifest."""
     if rep.mode == "pixels" or rep.name == "random":
-        if cfg.get("vision_run"):
+        if cfg.get("vision_run") or given is not None:
             raise DarlaError(f"representation={rep.name} uses no vision run: drop vision_run=...")
         return None
-    if cfg.get("vision_run"):
-        file = _check_vision_run(Path(cfg["vision_run"]))
-        name = _vision_name(file)
+    if given is not None or cfg.get("vision_run"):
+        vision = given or _check_vision_run(Path(cfg["vision_run"]))
+        name = _vision_name(vision.path)
         # darla_ft fine-tunes whichever encoder it is given; a frozen name must match its model
         if rep.mode == "latent" and rep.vision is not None and name != rep.vision:
             raise DarlaError(
-                f"vision_run {cfg['vision_run']} holds a {name} model, not {rep.vision}: use "
-                f"representation={name if name in ('darla', 'beta_vae', 'vae', 'dae') else 'frozen'} (or representation=frozen for any model)"
+                f"vision_run {vision.path.parent} holds a {name} model, not {rep.vision}: use "
+                f"representation={name if name in REPRESENTATIONS else 'vision_run'} (or representation=vision_run for any model)"
             )
-        return file
+        return vision
     if rep.vision is None:
         raise DarlaError(
             f"representation={rep.name} needs vision_run=PATH (a finished `darla see` run folder)"
@@ -376,7 +460,7 @@ def find_vision_file(cfg: dict[str, Any], rep: Representation) -> Path | None:
             f"no finished vision run for representation={rep.name}{where}: make it with "
             f"`darla see {overrides}`, or pass vision_run=PATH"
         )
-    return run_dir / WEIGHTS_NAME
+    return verified_file(run_dir, WEIGHTS_NAME)
 
 
 def see_config(cfg: dict[str, Any], vision: str) -> dict[str, Any]:
@@ -388,7 +472,8 @@ def see_config(cfg: dict[str, Any], vision: str) -> dict[str, Any]:
     return to_plain(compose("see", overrides))
 
 
-def _check_vision_run(path: Path) -> Path:
+def _check_vision_run(path: Path) -> Artifact:
+    """A vision run a user named: finished, and its weights as its manifest recorded them."""
     if path.suffix == ".safetensors":
         folder, file = path.parent, path
     else:
@@ -402,7 +487,13 @@ def _check_vision_run(path: Path) -> Path:
             f"vision_run {path} is not a finished `darla see` run (no {WEIGHTS_NAME} or no finished "
             "manifest.json): let `darla see` finish (re-run it to resume) or pick another run"
         )
-    return file
+    return verified_file(folder, file.name)
+
+
+def agent_label(rep: Representation, vision_file: Path | None) -> str:
+    """What an agent's folder and report rows are called: the representation, or for
+    ``representation=vision_run`` the vision model's name (``factor_vae``)."""
+    return _vision_name(vision_file) if rep.name == "vision_run" else rep.name
 
 
 def _vision_name(file: Path) -> str:
@@ -424,10 +515,8 @@ def _write_agent_spec(run_dir, rep, algo_name, act, spec, vision_file, vision_sh
         {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
-            # frozen runs say which model (frozen_factor_vae), so transfer tells them apart
-            "representation": rep.name
-            if rep.name != "frozen"
-            else f"frozen_{_vision_name(vision_file)}",
+            # representation=vision_run says which model (factor_vae): transfer's rows are named
+            "representation": agent_label(rep, vision_file),
             "mode": rep.mode,
             "algo": algo_name,
             "obs_size": int(act["obs_size"]),
@@ -440,30 +529,23 @@ def _write_agent_spec(run_dir, rep, algo_name, act, spec, vision_file, vision_sh
 
 
 def _build_or_resume(algo, run_dir: Path, venv, spec, agent_cfg, cfg, act):
-    """A fresh SB3 model, or the last checkpoint's with its replay buffer, RNGs and episodes."""
-    tensorboard_log = str(run_dir / "tb")
-    device = cfg["device"]
+    """A fresh SB3 model; resuming, the same fresh model with the last checkpoint's state loaded
+    (weights, optimizers, replay buffer, counters, RNGs, episodes), so nothing is unpickled."""
     checkpoint = latest_checkpoint(run_dir)
+    set_episodes(venv, 0)
+    model = algo(
+        spec["policy"],
+        venv,
+        seed=int(cfg["seed"]),
+        device=cfg["device"],
+        tensorboard_log=str(run_dir / "tb"),
+        policy_kwargs=policy_kwargs(spec),
+        verbose=0,
+        **agent_cfg["hyperparams"],
+    )
     if checkpoint is None:
-        set_episodes(venv, 0)
-        model = algo(
-            spec["policy"],
-            venv,
-            seed=int(cfg["seed"]),
-            device=device,
-            tensorboard_log=tensorboard_log,
-            policy_kwargs=policy_kwargs(spec),
-            verbose=0,
-            **agent_cfg["hyperparams"],
-        )
         return model, False
-    path = checkpoint["path"]
-    model = algo.load(path / "model.zip", env=venv, device=device, tensorboard_log=tensorboard_log)
-    if (path / "replay_buffer.pkl").is_file():
-        model.load_replay_buffer(path / "replay_buffer.pkl")
-    import json
-
-    set_rng_state(model, json.loads((path / "rng.json").read_text()))
+    load_state(model, checkpoint["path"])
     set_episodes(venv, int(checkpoint["episode"]))
     return model, True
 

@@ -13,15 +13,15 @@ line before minutes of work.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hydra.experimental.callback import Callback
-
-from darla.config import compose, config_dir, to_plain
+from darla.config import compose, config_dir, quoted, to_plain
 from darla.errors import DarlaError
+
+if TYPE_CHECKING:
+    from darla.stages.see import SeeResult
 
 
 @dataclass(frozen=True)
@@ -58,26 +58,20 @@ def resolve_method(name: str) -> Method:
     from darla.agents import REPRESENTATIONS
 
     rep = REPRESENTATIONS.get(name)
-    if rep is not None and name != "frozen":
+    if rep is not None and name != "vision_run":
         return Method(name, name, rep.vision)
     if (config_dir() / "vision" / f"{name}.yaml").is_file():
-        return Method(name, "frozen", name)  # any other vision model: its frozen latent means
+        return Method(name, "vision_run", name)  # any other vision model: its latent means
     models = sorted(p.stem for p in (config_dir() / "vision").glob("*.yaml"))
-    choices = sorted({*REPRESENTATIONS, *models} - {"frozen"})
+    choices = sorted({*REPRESENTATIONS, *models} - {"vision_run"})
     raise DarlaError(f"unknown method {name!r}: use one of {', '.join(choices)}")
-
-
-def _quoted(value: Any) -> str:
-    """A value Hydra's override grammar reads back unchanged (paths, strings with '=')."""
-    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
-    return f"'{text}'"
 
 
 def run_pipeline(cfg: Any, *, progress: bool = True) -> PipelineResult:
     """Run (or reuse) every stage of a composed ``run`` config; returns what each stage did."""
-    from darla.stages.act import run_act
-    from darla.stages.see import run_see
-    from darla.stages.transfer import run_transfer
+    from darla.stages.act import check_act_settings, run_act
+    from darla.stages.see import check_see_settings, run_see
+    from darla.stages.transfer import check_transfer_settings, run_transfer, transfer_settings
 
     cfg = to_plain(cfg)
     methods = [resolve_method(str(m)) for m in cfg["methods"] or []]
@@ -88,7 +82,7 @@ def run_pipeline(cfg: Any, *, progress: bool = True) -> PipelineResult:
         )
     if len({m.name for m in methods}) != len(methods):
         raise DarlaError(f"methods={[m.name for m in methods]} names a method twice")
-    common = [f"runs_root={_quoted(cfg['runs_root'])}"]
+    common = [f"runs_root={quoted(cfg['runs_root'])}"]
     if cfg.get("preset"):
         common.append(f"experiment={cfg['preset']}")
     if cfg.get("force"):
@@ -110,32 +104,34 @@ def run_pipeline(cfg: Any, *, progress: bool = True) -> PipelineResult:
         if m.vision is not None
     }
     act_overrides = [*common, f"agent={cfg['agent']}", *cfg["act_overrides"]]
-    for method in methods:
-        compose("act", [*act_overrides, f"representation={method.representation}"])
+    act_cfgs = {
+        m.name: compose("act", [*act_overrides, f"representation={m.representation}"])
+        for m in methods
+    }
     transfer_cfg = compose("transfer", [*common, *cfg["transfer_overrides"]])
+    for see_cfg in see_cfgs.values():
+        check_see_settings(to_plain(see_cfg))
+    for act_cfg in act_cfgs.values():
+        check_act_settings(to_plain(act_cfg))
+    check_transfer_settings(transfer_settings(to_plain(transfer_cfg)))
 
     outcomes: list[StageOutcome] = []
-    vision_runs: dict[str, Path] = {}
+    vision_runs: dict[str, SeeResult] = {}
     for vision, see_cfg in see_cfgs.items():
         result = run_see(see_cfg, progress=progress)
-        if result.dae_run is not None and result.dae_reused is not None:
+        for part, part_run in result.all_part_runs():  # the models it is built on, e.g. a DAE
             outcomes.append(
-                StageOutcome("see", f"dae (for {vision})", result.dae_run, result.dae_reused)
+                StageOutcome("see", f"{part} (for {vision})", part_run.run_dir, part_run.reused)
             )
         outcomes.append(StageOutcome("see", vision, result.run_dir, result.reused))
-        vision_runs[vision] = result.run_dir
+        vision_runs[vision] = result
 
     agent_runs: list[Path] = []
     for method in methods:
         for seed in seeds:
-            overrides = [
-                *act_overrides,
-                f"representation={method.representation}",
-                f"seed={seed}",
-            ]
-            if method.vision is not None:
-                overrides.append(f"vision_run={_quoted(vision_runs[method.vision])}")
-            result = run_act(compose("act", overrides), progress=progress)
+            act_cfg = {**to_plain(act_cfgs[method.name]), "seed": seed}
+            vision = None if method.vision is None else vision_runs[method.vision].weights
+            result = run_act(act_cfg, vision=vision, progress=progress)
             if not result.finished:
                 raise DarlaError(f"agent run {result.run_dir} stopped before its last step")
             label = f"{method.name}-{cfg['agent']} seed {seed}"
@@ -158,55 +154,13 @@ def print_outcomes(result: PipelineResult) -> None:
     print(f"report: {result.report_html}")
 
 
-def write_outcome(folder: Path, result: PipelineResult) -> Path:
-    """``outcome.json`` in a sweep job's folder: how the multirun callback finds its results."""
-    from darla.io import write_json
-
-    return write_json(
-        Path(folder) / "outcome.json",
-        {
-            "transfer_run": str(result.transfer_run),
-            "report_html": str(result.report_html),
-            "outcomes": [
-                {"stage": o.stage, "label": o.label, "run_dir": str(o.run_dir), "reused": o.reused}
-                for o in result.outcomes
-            ],
-        },
-    )
-
-
-def read_outcomes(sweep_dir: Path) -> list[dict[str, Any]]:
-    """Every finished job's ``outcome.json`` under a sweep folder, in job order."""
-    found = []
-    for path in sorted(Path(sweep_dir).glob("*/outcome.json")):
-        try:
-            found.append(json.loads(path.read_text()))
-        except json.JSONDecodeError:
-            continue  # a job killed while writing: its runs are resumable, not reported
-    return found
-
-
-class SweepReport(Callback):
-    """Hydra callback: after a ``darla run -m`` sweep, one report over every job's transfer run.
-
-    Jobs record their transfer run in ``<sweep dir>/<job>/outcome.json``; a job that failed wrote
-    none, and the report covers the others (their run folders are complete on disk either way).
-    Hydra imports this class by name from ``darla/configs/run.yaml``.
-    """
-
-    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
-        from darla.stages.report import run_report
-
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        outcomes = read_outcomes(sweep_dir)
-        if not outcomes:
-            print(f"sweep: no job finished; nothing to report (see {sweep_dir})")
-            return
-        runs = sorted({o["transfer_run"] for o in outcomes})
-        print(
-            f"\nsweep: {len(outcomes)} job(s) finished; one report over {len(runs)} transfer run(s)"
-        )
-        try:
-            run_report(runs, runs_root=str(config.runs_root))
-        except DarlaError as error:
-            print(f"darla: error: {error}")
+def pipeline_outcome(result: PipelineResult) -> dict[str, Any]:
+    """What a ``darla run -m`` job records for the sweep's closing report (:mod:`darla.sweeps`)."""
+    return {
+        "transfer_run": str(result.transfer_run),
+        "report_html": str(result.report_html),
+        "outcomes": [
+            {"stage": o.stage, "label": o.label, "run_dir": str(o.run_dir), "reused": o.reused}
+            for o in result.outcomes
+        ],
+    }

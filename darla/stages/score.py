@@ -19,8 +19,8 @@ import yaml
 
 import envs
 from darla.errors import DarlaError
-from darla.manifest import read_manifest, write_manifest
-from darla.representation import MemoizedRepresentation
+from darla.manifest import is_finished, read_manifest, verified_file, write_manifest
+from darla.metrics.memoized import MemoizedRepresentationFunction
 from darla.vision import VisionModel, load_model
 
 
@@ -46,7 +46,7 @@ def score_model(
     try:
         return evaluate(
             factors,
-            MemoizedRepresentation(model.latent_mean),  # latent means are deterministic
+            MemoizedRepresentationFunction(model.latent_mean),  # latent means are deterministic
             rng=np.random.default_rng(seed),
             metrics=tuple(metrics) if metrics else ALL,
             fast=fast,
@@ -79,7 +79,12 @@ def score_run(
             "make one with `darla see`"
         )
     config = yaml.safe_load(config_path.read_text())
-    model = load_model(run_dir)
+    if not is_finished(run_dir):
+        raise DarlaError(
+            f"{run_dir} is not a finished vision run (no finished manifest.json): let `darla see` "
+            "finish (re-run it to resume), then score it"
+        )
+    model = load_model(verified_file(run_dir, "model.safetensors").path)
     results = score_model(
         model,
         config["data"]["domains"],

@@ -1,22 +1,23 @@
 """Stage 1, ``darla see``: frames from a random agent in the vision domains -> a vision module.
 
-``vision=darla`` is the whole DARLA vision module in one command: it first trains (or reuses, or
-takes ``dae_run=``) the denoising autoencoder whose features are the β-VAE_DAE's reconstruction
-target, then trains the β-VAE_DAE on the same frames.
-
-``vision=scan`` likewise trains (or reuses, or takes ``visual_run=``) the β-VAE / β-VAE_DAE its
-symbols are grounded in; ``vision=dcign`` trains on clamped batches rendered from the factor
-dataset instead of the collected frames (see :mod:`darla.stages.see_data`).
+Read top to bottom: the config becomes a plan of see runs (:func:`_plan`): the model asked for
+and, made before it, each trained model it is built on (its ``pretrained`` parts, see
+:class:`~darla.vision.base.PretrainedPart`: ``vision=darla``'s DAE, ``vision=scan``'s visual
+β-VAE_DAE). A part is either the finished run the user names (``dae_run=PATH``,
+``visual_run=PATH``) or a see run of its own config (``vision.dae``, ``vision.visual``) on the
+same frames and settings, trained or reused. Every model is built once, untrained, so a bad
+option fails before any frame is collected; then the frames are collected (or reused) and the
+plan's runs are made, parts first. ``vision=dcign`` trains on clamped batches rendered from the
+factor dataset instead of the collected frames (:mod:`darla.vision.training.inputs`).
 
 A run folder is named by a key of everything that determines its weights (model config, training
-settings, data hash, seed, the DAE's or visual model's weights): a finished folder with the same
-key is reused.
+settings, data hash, seed, its parts' weights): a finished folder with the same key is reused.
 """
 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,48 +25,92 @@ import numpy as np
 import torch
 import yaml
 
-from darla.config import run_key, to_plain
+from darla.config import to_plain
 from darla.data import FrameDataset
+from darla.data.sources import dataset_name, frames_hash, load_frames
 from darla.errors import DarlaError
-from darla.io import atomic_path, sha256_file, write_text
-from darla.manifest import is_finished, write_manifest
-from darla.reuse import announce, run_lock
+from darla.io import write_png, write_text
+from darla.manifest import Artifact, is_finished, recorded_file, verified_file, write_manifest
+from darla.reuse import RunKey, announce, run_lock
+from darla.settings import check_section, whole_number
 from darla.stages.score import SCORING, record_scoring, score_model, scored_with
-from darla.stages.see_data import (
-    complete_model_kwargs,
-    copy_visual_metrics,
-    dataset_name,
-    frames_hash,
-    load_frames,
-    trainer_inputs,
-    write_scan_outputs,
-)
-from darla.stages.vision_trainer import TrainSettings, train_vision
 from darla.vision import (
-    DenoisingAutoencoder,
+    VisionModel,
     build_model,
     eval_mode,
     images_to_tensor,
     kl_per_dim,
     load_model,
-    read_config,
     reconstruction_grid,
     resolve_device,
     save_model,
     traversal_grid,
 )
+from darla.vision.base import PretrainedPart
+from darla.vision.registry import pretrained_parts
 from darla.vision.serialization import WEIGHTS_NAME
+from darla.vision.training.inputs import complete_model_kwargs, trainer_inputs
+from darla.vision.training.scan_eval import write_scan_outputs
+from darla.vision.training.trainer import TRAIN_MINIMUMS, TrainSettings, train_vision
 
-# Settings that change logging only, not the weights: left out of the run key.
-LOGGING_ONLY = ("checkpoint_every", "log_every", "image_every", "val_batches", "threads")
+# A vision run's key: the model's options, the training settings below less these, the
+# validation split, the seed, the data's hash and its pretrained parts' weights.
+SEE_KEY = RunKey(
+    "see",
+    "train",
+    ignored={
+        "checkpoint_every": "where a killed run resumes from; resume is exact",
+        "log_every": "TensorBoard only",
+        "image_every": "TensorBoard only",
+        "val_batches": "the reported validation loss only, not the weights",
+        "threads": "speed only",
+    },
+)
 
 
 @dataclass
 class SeeResult:
     run_dir: Path
     reused: bool
-    dae_run: Path | None
-    dae_reused: bool | None = None  # darla: whether its DAE was reused (None: given or no DAE)
+    # The see runs of the pretrained parts this call trained or reused for the model, by part
+    # name (a part given as ``dae_run=``/``visual_run=`` has none): ``darla run`` lists each.
+    part_runs: dict[str, SeeResult] = field(default_factory=dict)
+
+    @property
+    def weights(self) -> Artifact:
+        """The vision module's weights with the digest recorded when they were written: what
+        ``darla act`` takes (``run_act(cfg, vision=result.weights)``)."""
+        return recorded_file(self.run_dir, WEIGHTS_NAME)
+
+    def all_part_runs(self) -> list[tuple[str, SeeResult]]:
+        """Every part run below this one with its part's name, a part's own parts before it."""
+        found: list[tuple[str, SeeResult]] = []
+        for name, part in self.part_runs.items():
+            found += [*part.all_part_runs(), (name, part)]
+        return found
+
+
+@dataclass(frozen=True)
+class VisionPlan:
+    """One see run to make: its config, its model's options and its pretrained parts, in the
+    order the model declares them: each the verified weights of a run the user named, or the
+    plan of a run of its own, made first."""
+
+    cfg: dict[str, Any]  # the see config of this run (a part's: its `vision:` section)
+    name: str
+    model_kwargs: dict[str, Any]  # without the parts: their weights' digests are in the key
+    parts: dict[str, VisionPlan | Artifact]
+
+
+@dataclass(frozen=True)
+class Training:
+    """What every run of one ``darla see`` trains on, and how."""
+
+    data: FrameDataset
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    settings: TrainSettings
+    device: torch.device
 
 
 def run_see(cfg: Any, *, progress: bool = True) -> SeeResult:
@@ -81,59 +126,57 @@ def run_see(cfg: Any, *, progress: bool = True) -> SeeResult:
         torch.set_num_threads(previous)
 
 
-def _run_see(cfg: dict[str, Any], progress: bool) -> SeeResult:
-    vision = cfg["vision"]
-    name = vision["name"]
-    model_kwargs = complete_model_kwargs(
-        name,
-        _model_kwargs(vision, cfg.get("beta"), cfg["data"]["obs_size"], cfg.get("strength")),
-        cfg,
+def check_see_settings(cfg: dict[str, Any]) -> None:
+    """see's numbers, before any frame is collected (a model's own options are checked when it
+    is built, untrained, just after)."""
+    whole_number("seed", cfg["seed"], 0)
+    check_section(
+        "train",
+        cfg["train"],
+        whole={**TRAIN_MINIMUMS, "threads": 1},
+        real={"lr": (0.0, None)},
+        positive=("lr",),
     )
-    settings = TrainSettings(**{k: v for k, v in cfg["train"].items() if k != "threads"})
-    device = resolve_device(cfg["device"])
-    seed = int(cfg["seed"])
+    check_section(
+        "data",
+        cfg["data"],
+        whole={"num_frames": 2, "episode_length": 1, "obs_size": 8, "workers": 1},
+        real={"val_fraction": (0.0, 0.9)},
+    )
+    whole_number("metrics.seed", cfg["metrics"]["seed"], 0)
 
-    dae_file = None
-    if name == "darla" and cfg.get("dae_run"):
-        dae_file = _check_dae_run(Path(cfg["dae_run"]), cfg["data"]["obs_size"])
-    visual_file = None
-    if name == "scan" and cfg.get("visual_run"):
-        visual_file = _check_visual_run(Path(cfg["visual_run"]), cfg["data"]["obs_size"])
-    elif name == "scan":  # the visual model's config, before any frame is collected
-        visual = vision["visual"]
-        _validate_model(
-            visual["name"], _model_kwargs(visual, None, cfg["data"]["obs_size"]), visual
-        )
-    _validate_model(name, model_kwargs, vision)
 
+def _run_see(cfg: dict[str, Any], progress: bool) -> SeeResult:
+    check_see_settings(cfg)
+    plan, _ = _plan(cfg)
     data, reused_data = load_frames(cfg, progress=progress)
     print(f"data: {'reused' if reused_data else 'collected'} {len(data)} frames in {data.folder}")
-    train_idx, val_idx = data.split(cfg["data"]["val_fraction"], seed)
+    train_idx, val_idx = data.split(cfg["data"]["val_fraction"], int(cfg["seed"]))
+    settings = TrainSettings(**{k: v for k, v in cfg["train"].items() if k != "threads"})
+    training = Training(data, train_idx, val_idx, settings, resolve_device(cfg["device"]))
+    return _make(plan, training, progress)
 
-    dae_run, dae_reused = None, None
-    if name == "darla":
-        if dae_file is None:
-            dae_kwargs = _model_kwargs(vision["dae"], None, cfg["data"]["obs_size"])
-            dae_result = _train_run(
-                "dae", dae_kwargs, data, train_idx, val_idx, settings, cfg, device, progress
-            )
-            dae_file = dae_result.run_dir / WEIGHTS_NAME
-            dae_run = dae_result.run_dir
-            dae_reused = dae_result.reused
-        else:
-            dae_run = dae_file.parent
-        model_kwargs["dae"] = str(dae_file)
-    if name == "scan":
-        if visual_file is None:  # the see run of vision.visual on the same data and settings
-            visual_cfg = {**cfg, "vision": vision["visual"], "beta": None, "strength": None}
-            visual_file = run_see(visual_cfg, progress=progress).run_dir / WEIGHTS_NAME
-        model_kwargs["visual"] = str(visual_file)
-    result = _train_run(
-        name, model_kwargs, data, train_idx, val_idx, settings, cfg, device, progress
+
+def _plan(cfg: dict[str, Any]) -> tuple[VisionPlan, VisionModel]:
+    """The plan of ``cfg``'s run, and its model built once, untrained, on its parts (untrained
+    ones, or those of the runs the user named) so that a bad config fails before any frame is
+    collected."""
+    vision = cfg["vision"]
+    name = vision["name"]
+    obs_size = cfg["data"]["obs_size"]
+    model_kwargs = complete_model_kwargs(
+        name, _model_kwargs(vision, cfg.get("beta"), obs_size, cfg.get("strength")), cfg
     )
-    result.dae_run = dae_run
-    result.dae_reused = dae_reused
-    return result
+    parts: dict[str, VisionPlan | Artifact] = {}
+    built: dict[str, VisionModel] = {}
+    for part in pretrained_parts(name):
+        if cfg.get(part.run_option):
+            given = Path(cfg[part.run_option])
+            parts[part.name], built[part.name] = _given_run(part, given, obs_size)
+        else:
+            parts[part.name], built[part.name] = _plan(_part_config(cfg, part))
+    model = build_model(name, **{**model_kwargs, **built})
+    return VisionPlan(cfg, name, model_kwargs, parts), model
 
 
 def _model_kwargs(
@@ -142,13 +185,9 @@ def _model_kwargs(
     kwargs = dict(vision.get("model") or {})
     kwargs["image_size"] = obs_size
     if beta is not None:
-        if vision["name"] == "dae":
-            raise DarlaError(
-                "beta applies to VAE-type models, not vision=dae; drop beta=... or pick vision=darla"
-            )
         if strength is not None:
             raise DarlaError("beta and strength both set the main hyperparameter; drop one")
-        kwargs["beta"] = float(beta)
+        kwargs["beta"] = float(beta)  # a model without one says so (OPTION_HINTS) when built
     if strength is not None:
         knob, value = strength_setting(vision, strength)
         kwargs[knob] = value
@@ -176,171 +215,155 @@ def strength_setting(vision: dict[str, Any], strength: int) -> tuple[str, float]
     return str(grid["knob"]), float(values[strength])
 
 
-def _validate_model(name: str, kwargs: dict[str, Any], vision: dict[str, Any]) -> None:
-    """Build the model once, untrained, so a bad config fails before any frame is collected."""
-    if name == "darla":
-        dae = build_model("dae", **_model_kwargs(vision["dae"], None, kwargs["image_size"]))
-        build_model("darla", dae=dae, **kwargs)
-    elif name == "scan":  # its own options, on a stand-in for the visual model it will get
-        build_model("scan", visual=build_model("vae", image_size=kwargs["image_size"]), **kwargs)
-    else:
-        build_model(name, **kwargs)
+def _part_config(cfg: dict[str, Any], part: PretrainedPart) -> dict[str, Any]:
+    """The see config of a part's own run: the same frames, training and scoring settings, and
+    the model of ``vision.<part>``; ``beta`` and ``strength`` set the model's hyperparameter,
+    not its part's."""
+    vision = cfg["vision"]
+    if not isinstance(vision.get(part.name), dict):
+        raise DarlaError(
+            f"vision={vision['name']} is built on a trained {part.what}: configure it as "
+            f"vision.{part.name} (a vision config) or give a finished run as {part.run_option}=PATH"
+        )
+    return {**cfg, "vision": vision[part.name], "beta": None, "strength": None}
 
 
-def _check_dae_run(path: Path, obs_size: int) -> Path:
+def _given_run(part: PretrainedPart, path: Path, obs_size: int) -> tuple[Artifact, VisionModel]:
+    """The finished run a user names for ``part`` (``dae_run=PATH``): its weights, checked
+    against the run's manifest, and the model they hold, of the part's kind and image size."""
+    option = part.run_option
     file = path / WEIGHTS_NAME if path.is_dir() else path
     if not file.exists():
+        also = f" (or {', '.join(part.trained_by[1:])})" if len(part.trained_by) > 1 else ""
         raise DarlaError(
-            f"dae_run {path} has no {WEIGHTS_NAME}; train one with `darla see vision=dae` or drop dae_run"
+            f"{option} {path} has no {WEIGHTS_NAME}; train one with "
+            f"`darla see vision={part.trained_by[0]}`{also} or drop {option}"
         )
-    dae = load_model(file)
-    if not isinstance(dae, DenoisingAutoencoder):
+    weights = verified_file(file.parent, file.name)
+    model = load_model(weights.path)
+    if not isinstance(model, part.kind):
         raise DarlaError(
-            f"dae_run {path} holds a {dae.config.get('name')} model, not a DAE; point it at a `vision=dae` run"
+            f"{option} {path} holds a {model.config.get('name')} model, not a {part.what}; "
+            f"point it at a `vision={part.trained_by[0]}` run"
         )
-    if dae.config["image_size"] != obs_size:
-        raise DarlaError(
-            f"dae_run {path} was trained on {dae.config['image_size']}px frames but data.obs_size is {obs_size}; "
-            f"set data.obs_size={dae.config['image_size']} or train a DAE at {obs_size}px"
-        )
-    return file
-
-
-def _check_visual_run(path: Path, obs_size: int) -> Path:
-    file = path / WEIGHTS_NAME if path.is_dir() else path
-    if not file.exists():
-        raise DarlaError(
-            f"visual_run {path} has no {WEIGHTS_NAME}; train one with `darla see vision=darla` "
-            "(or beta_vae) or drop visual_run"
-        )
-    size = read_config(file).get("image_size")
+    size = model.config.get("image_size")
     if size != obs_size:
         raise DarlaError(
-            f"visual_run {path} was trained on {size}px frames but data.obs_size is {obs_size}; "
-            f"set data.obs_size={size}"
+            f"{option} {path} was trained on {size}px frames but data.obs_size is {obs_size}; "
+            f"set data.obs_size={size} or train a {part.what} at {obs_size}px"
         )
-    return file
+    return weights, model
+
+
+def _make(plan: VisionPlan, training: Training, progress: bool) -> SeeResult:
+    """Train or reuse ``plan``'s run, its parts' runs first; a part made here hands its weights
+    over with the digest its manifest recorded."""
+    part_runs: dict[str, SeeResult] = {}
+    weights: dict[str, Artifact] = {}
+    for name, part in plan.parts.items():
+        if isinstance(part, VisionPlan):
+            part_runs[name] = _make(part, training, progress)
+            part = part_runs[name].weights
+        weights[name] = part
+    run_dir, reused = _train_run(plan, weights, training, progress)
+    return SeeResult(run_dir, reused, part_runs)
 
 
 def _train_run(
-    name: str,
-    model_kwargs: dict[str, Any],
-    data: FrameDataset,
-    train_idx: np.ndarray,
-    val_idx: np.ndarray,
-    settings: TrainSettings,
-    cfg: dict[str, Any],
-    device: torch.device,
-    progress: bool,
-) -> SeeResult:
-    inputs = {"data_hash": data.hash}
-    if "dae" in model_kwargs:
-        inputs["dae_sha256"] = sha256_file(model_kwargs["dae"])
-    if "visual" in model_kwargs:
-        inputs["visual_sha256"] = sha256_file(model_kwargs["visual"])
-    run_dir = _run_dir(cfg, name, model_kwargs, inputs)
+    plan: VisionPlan, weights: dict[str, Artifact], training: Training, progress: bool
+) -> tuple[Path, bool]:
+    """The run folder of ``plan`` given its parts' weights, and whether it was reused."""
+    cfg, name, data = plan.cfg, plan.name, training.data
+    seed = int(cfg["seed"])
+    inputs = _key_inputs(data.hash, weights)
+    run_dir = _run_dir(plan, inputs)
     key = run_dir.name.rsplit("-", 1)[1]
+    model_kwargs = {**plan.model_kwargs, **{part: str(w.path) for part, w in weights.items()}}
     if "dataset_size" in model_kwargs and model_kwargs["dataset_size"] is None:
         # N for estimators over the data (β-TCVAE's q(z)): fixed by the data hash, val_fraction
         # and seed, all in the key already, so filled in after it (and `see_run_dir` agrees).
-        model_kwargs = {**model_kwargs, "dataset_size": len(train_idx)}
+        model_kwargs = {**model_kwargs, "dataset_size": len(training.train_idx)}
     run_config = {
         **cfg,
         "vision": {**cfg["vision"], "name": name, "model": model_kwargs},
         "run_key": key,
     }
     with run_lock(run_dir):  # a sweep job needing the same model waits, then reuses it
-        if announce(f"see {name}", run_dir, run_config, force=cfg["force"]):
+        if announce(f"see {name}", SEE_KEY, run_dir, run_config, force=cfg["force"]):
             _rescore_if_asked(run_dir, cfg, progress)
-            return SeeResult(run_dir, True, None)
+            return run_dir, True
         if cfg["force"] and run_dir.exists():
             shutil.rmtree(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text(run_dir / "config.yaml", yaml.safe_dump(run_config, sort_keys=False))
         write_text(run_dir / "data_hash", data.hash + "\n")
 
-        torch.manual_seed(int(cfg["seed"]))  # initial weights
-        model = build_model(name, **model_kwargs).to(device)
+        torch.manual_seed(seed)  # initial weights
+        model = build_model(name, **model_kwargs).to(training.device)
         with trainer_inputs(name, data, model_kwargs, cfg) as batches:
             terms = train_vision(
                 model,
                 data.frames,
-                train_idx,
-                val_idx,
-                settings,
+                training.train_idx,
+                training.val_idx,
+                training.settings,
                 run_dir,
-                seed=int(cfg["seed"]),
+                seed=seed,
                 label=name,
                 progress=progress,
                 **batches,
             )
         save_model(model, run_dir)
-        _write_images(
-            model, data, val_idx if len(val_idx) else train_idx, run_dir, int(cfg["seed"])
-        )
+        shown = training.val_idx if len(training.val_idx) else training.train_idx
+        _write_images(model, data, shown, run_dir, seed)
         summary = {k: float(v) for k, v in terms.items()}
-        if cfg["metrics"]["enabled"] and not copy_visual_metrics(model_kwargs, cfg, run_dir):
+        if cfg["metrics"]["enabled"] and not _copy_part_metrics(plan, weights, run_dir):
             _write_metrics(model, cfg, run_dir, progress)
         if hasattr(model, "img2sym"):  # scan: img2sym accuracy on held-out frames, sym2img grid
-            write_scan_outputs(model, data, train_idx, cfg, run_dir)
+            write_scan_outputs(model, data, training.train_idx, cfg, run_dir)
         write_text(run_dir / "train_summary.yaml", yaml.safe_dump(summary, sort_keys=True))
         write_manifest(run_dir, stage="see", config=run_config, inputs=inputs)
         print(f"{name}: trained {run_dir} (val loss {summary['val_loss']:.4g})")
-        return SeeResult(run_dir, False, None)
+        return run_dir, False
 
 
-def _run_dir(
-    cfg: dict[str, Any], name: str, model_kwargs: dict[str, Any], inputs: dict[str, str]
-) -> Path:
+def _key_inputs(data_hash: str, weights: dict[str, Artifact]) -> dict[str, str]:
+    """A run's inputs: the frames' hash and each part's weights' digest (``dae_sha256``)."""
+    return {"data_hash": data_hash, **{f"{part}_sha256": w.sha256 for part, w in weights.items()}}
+
+
+def _run_dir(plan: VisionPlan, inputs: dict[str, str]) -> Path:
     """``runs/see/<name>-<key>``: the key covers everything that determines the weights."""
-    key_train = {k: v for k, v in cfg["train"].items() if k not in LOGGING_ONLY}
-    # the DAE's and the visual model's weights are in inputs
-    architecture = {k: v for k, v in model_kwargs.items() if k not in ("dae", "visual")}
-    key = run_key(name, architecture, key_train, cfg["data"]["val_fraction"], cfg["seed"], inputs)
-    return Path(cfg["runs_root"]) / "see" / f"{name}-{key}"
+    cfg = plan.cfg
+    key = SEE_KEY.key(
+        cfg["train"], plan.name, plan.model_kwargs, cfg["data"]["val_fraction"], cfg["seed"], inputs
+    )
+    return Path(cfg["runs_root"]) / "see" / f"{plan.name}-{key}"
 
 
 def see_run_dir(cfg: Any) -> Path | None:
     """The run folder ``darla see`` writes for ``cfg``, found without training anything.
 
-    For ``darla`` the key includes the DAE's weights, so it is known only once that DAE exists:
-    None before; likewise for ``scan`` and its visual model.
+    A model built on pretrained parts has their weights in its key, so its folder is known only
+    once each part's run is finished (``darla``'s DAE, ``scan``'s visual model): None before.
     """
-    cfg = to_plain(cfg)
-    vision = cfg["vision"]
-    name = vision["name"]
-    inputs = {"data_hash": frames_hash(cfg)}
-    model_kwargs = complete_model_kwargs(
-        name,
-        _model_kwargs(vision, cfg.get("beta"), cfg["data"]["obs_size"], cfg.get("strength")),
-        cfg,
-    )
-    if name == "darla":
-        if cfg.get("dae_run"):
-            dae_file = _check_dae_run(Path(cfg["dae_run"]), cfg["data"]["obs_size"])
-        else:
-            dae_dir = see_run_dir({**cfg, "vision": vision["dae"], "beta": None, "strength": None})
-            dae_file = dae_dir / WEIGHTS_NAME
-            if not is_finished(dae_dir) or not dae_file.is_file():
+    plan, _ = _plan(to_plain(cfg))
+    return _planned_run_dir(plan)
+
+
+def _planned_run_dir(plan: VisionPlan) -> Path | None:
+    weights: dict[str, Artifact] = {}
+    for name, part in plan.parts.items():
+        if isinstance(part, VisionPlan):
+            part_dir = _planned_run_dir(part)
+            if part_dir is None or not is_finished(part_dir):
                 return None
-        inputs["dae_sha256"] = sha256_file(dae_file)
-    if name == "scan":
-        if cfg.get("visual_run"):
-            visual_file = _check_visual_run(Path(cfg["visual_run"]), cfg["data"]["obs_size"])
-        else:
-            visual_dir = see_run_dir(
-                {**cfg, "vision": vision["visual"], "beta": None, "strength": None}
-            )
-            if visual_dir is None or not is_finished(visual_dir):
-                return None
-            visual_file = visual_dir / WEIGHTS_NAME
-        inputs["visual_sha256"] = sha256_file(visual_file)
-    return _run_dir(cfg, name, model_kwargs, inputs)
+            part = recorded_file(part_dir, WEIGHTS_NAME)
+        weights[name] = part
+    return _run_dir(plan, _key_inputs(frames_hash(plan.cfg), weights))
 
 
 def _write_images(model, data: FrameDataset, indices: np.ndarray, run_dir: Path, seed: int) -> None:
-    import imageio.v3 as iio
-
     if not model.generative:  # no decoder (a contrastive encoder): no grids to draw
         return
 
@@ -348,13 +371,40 @@ def _write_images(model, data: FrameDataset, indices: np.ndarray, run_dir: Path,
         np.random.default_rng([seed, 7]).choice(indices, min(8, len(indices)), replace=False)
     )
     frames = np.ascontiguousarray(data.frames[chosen])
-    with atomic_path(run_dir / "recon.png") as tmp:
-        iio.imwrite(tmp, reconstruction_grid(model, frames))
-    if model.config["name"] != "dae":
-        with eval_mode(model):
-            kl = kl_per_dim(*model.encode(images_to_tensor(frames, model.device)))
-        with atomic_path(run_dir / "traversals.png") as tmp:
-            iio.imwrite(tmp, traversal_grid(model, frames[0], kl_per_dim=kl, max_rows=10))
+    write_png(run_dir / "recon.png", reconstruction_grid(model, frames))
+    with eval_mode(model):
+        mu, logvar = model.encode(images_to_tensor(frames, model.device))
+    if logvar is not None:  # a deterministic code (the DAE's) has no posterior to order rows by
+        write_png(
+            run_dir / "traversals.png",
+            traversal_grid(model, frames[0], kl_per_dim=kl_per_dim(mu, logvar), max_rows=10),
+        )
+
+
+def _copy_part_metrics(plan: VisionPlan, weights: dict[str, Artifact], run_dir: Path) -> bool:
+    """A model whose latents are a part's (SCAN's are its visual model's μ(x)) has the part's
+    scores: copy that run's ``metrics.json`` when it was scored with the same settings on the
+    same factor dataset (True), instead of scoring the same latents again."""
+    cfg = plan.cfg
+    for part in pretrained_parts(plan.name):
+        if not part.shares_latents:
+            continue
+        part_dir = weights[part.name].path.parent
+        config_path, metrics_path = part_dir / "config.yaml", part_dir / "metrics.json"
+        if not (config_path.is_file() and metrics_path.is_file()):
+            continue
+        theirs = yaml.safe_load(config_path.read_text())
+        data = theirs.get("data", {})
+        same_data = (
+            data.get("dataset", "env") == dataset_name(cfg)
+            and data.get("domains") == cfg["data"]["domains"]
+            and data.get("obs_size") == cfg["data"]["obs_size"]
+        )
+        if same_data and theirs.get("metrics") == cfg["metrics"]:
+            write_text(run_dir / "metrics.json", metrics_path.read_text())
+            print(f"metrics: the {part.what}'s, copied from {metrics_path} (same latents)")
+            return True
+    return False
 
 
 def _rescore_if_asked(run_dir: Path, cfg: dict[str, Any], progress: bool) -> None:

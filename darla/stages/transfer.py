@@ -32,23 +32,65 @@ import torch
 import envs
 from darla.config import run_key, to_plain
 from darla.errors import DarlaError
-from darla.io import write_json
-from darla.manifest import write_manifest
-from darla.reuse import announce, run_lock
+from darla.io import write_json, write_png
+from darla.manifest import verified_file, write_manifest
+from darla.reuse import RunKey, announce, run_lock
+from darla.settings import check_section
 from darla.transfer.aggregate import summarise
 from darla.transfer.policies import RandomPolicy, check_agent_run, load_policy
 from darla.transfer.rollout import Cell, EnvSettings, episode_seeds, evaluate_cells
 
-# Settings that change speed, not the numbers or the files: left out of the run key.
-NOT_IN_KEY = ("workers", "threads", "batch_episodes")
+# A transfer run's key: the transfer settings less these, the evaluated domains resolved (names
+# and factors), the source set's factors, every env setting and each agent run's manifest digest.
+# (Each cell's episodes are cached apart, under a key of what decides them: see EPISODE_CACHE.)
+TRANSFER_KEY = RunKey(
+    "transfer",
+    "transfer",
+    ignored={
+        "workers": "speed only: every episode's seed is fixed, whoever plays it",
+        "threads": "speed only",
+        "batch_episodes": "speed only: episodes in lock step play as they do alone",
+    },
+    held_apart={
+        "domains": "held resolved: names and factors",
+        "extra_domains": "held resolved: names and factors",
+        "source_domains": "held resolved, as the source set's factors",
+    },
+)
 SHORTCUTS = ("domains", "extra_domains", "episodes", "videos", "episodes_per_video")
-# Domain lists as the user wrote them (names, null): the key holds them resolved instead.
-DOMAIN_SPECS = ("domains", "extra_domains", "source_domains")
 
 
 def transfer_settings(cfg: dict[str, Any]) -> dict[str, Any]:
     """The ``transfer:`` section with the top-level shortcuts (``episodes=...``) applied."""
     return {**cfg["transfer"], **{k: cfg[k] for k in SHORTCUTS if k in cfg}}
+
+
+def check_transfer_settings(t: dict[str, Any]) -> None:
+    """transfer's numbers (with the shortcuts applied), before any agent is loaded."""
+    check_section(
+        "transfer",
+        t,
+        whole={
+            "episodes": 1,
+            "seed": 0,
+            "obs_size": 8,
+            "episode_steps": 1,
+            "workers": 1,
+            "batch_episodes": 1,
+            "threads": 1,
+            "episodes_per_video": 0,
+            "video_fps": 1,
+        },
+        nullable=("obs_size", "episode_steps"),
+    )
+    check_section(
+        "transfer.bootstrap",
+        t["bootstrap"],
+        whole={"reps": 1, "seed": 0},
+        real={"confidence": (0.0, 1.0)},
+        positive=("confidence",),
+    )
+    check_section("transfer.shift", t["shift"], whole={"layouts": 1, "steps": 1, "recon_frames": 0})
 
 
 @dataclass
@@ -65,7 +107,8 @@ def run_transfer(
     cfg: Any, agent_runs: list[str] | None = None, *, progress: bool = True
 ) -> TransferResult:
     """Run stage 3 for a composed ``transfer`` config on ``agent_runs`` (default: ``cfg.agent_runs``)."""
-    from darla.transfer.report import summary_table, write_report
+    from darla.transfer.render import write_report
+    from darla.transfer.tables import summary_table
 
     cfg = to_plain(cfg)
     t = transfer_settings(cfg)
@@ -74,9 +117,8 @@ def run_transfer(
         raise DarlaError(
             "no agent runs to evaluate: `darla transfer runs/act/<name> [more runs] [overrides]`"
         )
+    check_transfer_settings(t)
     episodes = int(t["episodes"])
-    if episodes < 1:
-        raise DarlaError(f"episodes={episodes}: evaluate at least one episode per agent and domain")
     runs = _unique([check_agent_run(r) for r in runs])  # fail fast, before loading any weights
     domains = resolve_domains(t)
     policies = [load_policy(r) for r in runs]
@@ -94,8 +136,8 @@ def run_transfer(
     settings = env_settings(t, policies)
     env = envs.env_settings(**settings.kwargs())  # every env setting, defaults included
 
-    key = run_key(
-        {k: v for k, v in t.items() if k not in NOT_IN_KEY and k not in DOMAIN_SPECS},
+    key = TRANSFER_KEY.key(
+        t,
         # the domains as resolved (names and factors: an edited domain is another evaluation)
         [[name, factors] for name, factors in domains],
         [factors for _, factors in sources],
@@ -105,7 +147,7 @@ def run_transfer(
     run_dir = Path(cfg["runs_root"]) / "transfer" / key
     # one writer per run folder: a sweep job evaluating the same agents waits, then reuses
     with run_lock(run_dir):
-        if announce("transfer", run_dir, {**cfg, "transfer": t}, force=cfg["force"]):
+        if announce("transfer", TRANSFER_KEY, run_dir, {**cfg, "transfer": t}, force=cfg["force"]):
             results = json.loads((run_dir / "results.json").read_text())
             summary = summary_table(results)
             print(summary)
@@ -184,7 +226,7 @@ def run_transfer(
                 t, run_dir, domains, sources, settings, policies
             )
         summarise(results)  # the same reduction as `darla report`'s (darla.transfer.aggregate)
-        report_html = write_report(run_dir, results, images)
+        report_html = write_report(run_dir, results, images).html
         write_manifest(
             run_dir,
             stage="transfer",
@@ -409,6 +451,7 @@ def _disentanglement(vision_run: Path | None) -> dict[str, float] | None:
     path = None if vision_run is None else Path(vision_run) / "metrics.json"
     if path is None or not path.is_file():
         return None
+    verified_file(Path(vision_run), "metrics.json")  # as `darla see` or `darla metrics` wrote it
     try:
         return headline_scores(json.loads(path.read_text())) or None
     except (KeyError, TypeError, ValueError):
@@ -417,7 +460,6 @@ def _disentanglement(vision_run: Path | None) -> dict[str, float] | None:
 
 def measure_shift(cfg, run_dir, domains, sources, settings, policies):
     """Latent shift per vision module and domain, and each module's reconstruction grid."""
-    from darla.transfer.report import save_png
     from darla.transfer.shift import latent_shift, nearest_source, paired_frames, recon_grid
 
     shift_cfg = cfg["shift"]
@@ -464,5 +506,5 @@ def measure_shift(cfg, run_dir, domains, sources, settings, policies):
         }
         if vision.generative:  # a contrastive encoder has no decoder: shift numbers only
             grid = recon_grid(vision, {n: frames[n] for n, _ in domains}, picks)
-            images[f"recon_{label}"] = save_png(run_dir / f"recon_{label}.png", grid)
+            images[f"recon_{label}"] = write_png(run_dir / f"recon_{label}.png", grid)
     return out, images

@@ -8,7 +8,7 @@ ranges of a comparable setting (:mod:`darla.metrics.published`). Written as ``vi
 ``.csv`` and ``.json`` under ``runs/report/vision-<key>``; the key covers the inputs' metrics
 files, so the same runs give the same folder.
 
-``darla see -m experiment=vision_sweep`` ends with this table (:class:`VisionSweepReport`).
+``darla see -m experiment=vision_sweep`` ends with this table (:class:`darla.sweeps.VisionSweepReport`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import yaml
-from hydra.experimental.callback import Callback
 
 from darla.config import run_key
 from darla.errors import DarlaError
@@ -32,11 +31,14 @@ from darla.io import sha256_file, write_json, write_text
 from darla.manifest import is_finished, read_manifest, write_manifest
 from darla.metrics.evaluate import HEADLINE, headline_scores
 from darla.metrics.published import SOURCE, published_ranges
-from darla.stages.report import report_folders
+from darla.stages.see import SEE_KEY
+from darla.sweeps import OUTCOME, read_outcome
+from darla.transfer.merge import report_folders
+from darla.transfer.tables import md_table
+from darla.vision.registry import pretrained_parts
 
 # Settings every run on one dataset must share for their scores to sit in one table.
 COMPARED = ("train", "obs_size", "metrics")
-TRAIN_LOGGING_ONLY = ("checkpoint_every", "log_every", "image_every", "val_batches", "threads")
 
 
 @dataclass(frozen=True)
@@ -77,19 +79,11 @@ def find_vision_runs(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
             if is_vision_run(here):
                 found.add(here.resolve())
                 subfolders.clear()  # a run folder holds no further runs
-            elif "outcome.json" in files:
-                named = _outcome_run(here / "outcome.json")
-                if named is not None and is_vision_run(named):
-                    found.add(named.resolve())
+            elif OUTCOME in files:
+                named = (read_outcome(here / OUTCOME) or {}).get("vision_run")
+                if named and is_vision_run(Path(named)):
+                    found.add(Path(named).resolve())
     return sorted(found)
-
-
-def _outcome_run(path: Path) -> Path | None:
-    try:
-        run = json.loads(path.read_text()).get("vision_run")
-    except (json.JSONDecodeError, AttributeError):
-        return None  # a job killed while writing, or another stage's outcome
-    return Path(run) if run else None
 
 
 def load_vision_run(run_dir: Path) -> VisionRun:
@@ -107,13 +101,13 @@ def load_vision_run(run_dir: Path) -> VisionRun:
     grid = vision.get("strengths") or {}
     knob = grid.get("knob")
     value = float(model.pop(knob)) if knob in model else None
-    for path_valued in ("dae", "visual"):  # weights files: their sha256s are in the run key
-        model.pop(path_valued, None)
+    for part in pretrained_parts(vision["name"]):  # weights files: their digests are in the key
+        model.pop(part.name, None)
     data = config["data"]
     dataset = data.get("dataset", "env")
     if dataset == "env":
         dataset = "env:" + ",".join(data["domains"])
-    train = {k: v for k, v in config["train"].items() if k not in TRAIN_LOGGING_ONLY}
+    train = SEE_KEY.settings(config["train"])  # what changes the weights
     return VisionRun(
         run_dir=run_dir,
         model=vision["name"],
@@ -253,16 +247,15 @@ def format_markdown(table: dict[str, Any]) -> str:
             f"metrics {'fast' if settings['metrics'].get('fast') else 'full'} sample counts. "
             "Each cell: median (min-max) over seeds.",
             "",
-            "| model | seeds | " + " | ".join(metrics) + " |",
-            "|---|---|" + "---|" * len(metrics),
         ]
+        rows = []
         published = entry["published"]
         if published:
             cells = [
                 "{:.2f}-{:.2f}".format(*published["ranges"][m]) if m in published["ranges"] else "-"
                 for m in metrics
             ]
-            lines.append(f"| *published, {published['setting']}* | - | " + " | ".join(cells) + " |")
+            rows.append([f"*published, {published['setting']}*", "-", *cells])
         for row in entry["rows"]:
             cells = []
             for metric in metrics:
@@ -270,8 +263,8 @@ def format_markdown(table: dict[str, Any]) -> str:
                 cells.append(
                     "-" if s is None else f"{s['median']:.2f} ({s['min']:.2f}-{s['max']:.2f})"
                 )
-            lines.append(f"| {row['row']} | {len(row['seeds'])} | " + " | ".join(cells) + " |")
-        lines.append("")
+            rows.append([row["row"], len(row["seeds"]), *cells])
+        lines += [md_table(["model", "seeds", *metrics], rows), ""]
     if any(entry["published"] for entry in table["datasets"].values()):
         lines.append(f"Published ranges: {table['published_source']}.")
     return "\n".join(lines).rstrip() + "\n"
@@ -331,18 +324,3 @@ def run_vision_report(
     print(markdown)
     print(f"report: {run_dir / 'vision_table.md'}")
     return run_dir
-
-
-class VisionSweepReport(Callback):
-    """Hydra callback: after a ``darla see -m`` sweep, one table over every job's vision run.
-
-    Jobs record their run in ``<sweep dir>/<job>/outcome.json``; a job that failed wrote none,
-    and the table covers the others. Hydra imports this class by name from ``darla/configs/see.yaml``.
-    """
-
-    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        try:
-            run_vision_report([sweep_dir], runs_root=str(config.runs_root))
-        except DarlaError as error:
-            print(f"darla: error: {error}")

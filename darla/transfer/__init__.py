@@ -10,7 +10,9 @@ Typical use::
 ``darla transfer`` (:func:`darla.stages.transfer.run_transfer`) evaluates many agents in every
 domain, in parallel, and writes the report; :mod:`darla.transfer.stats` holds the statistics
 (rliable's definitions), :mod:`darla.transfer.shift` the latent-shift measure,
-:mod:`darla.transfer.video` the rollout videos.
+:mod:`darla.transfer.video` the rollout videos; :mod:`darla.transfer.tables`,
+:mod:`darla.transfer.plots` and :mod:`darla.transfer.render` turn results into the report, and
+:mod:`darla.transfer.merge` merges transfer runs for ``darla report``.
 """
 
 from darla.transfer.policies import (

@@ -157,9 +157,13 @@ _CACHE: dict[tuple[str, str], AgentPolicy] = {}
 
 
 def _load_cached(run_dir: str, manifest_sha256: str) -> AgentPolicy:
+    """In a worker: the agent its parent loaded and verified. Its manifest still has the digest
+    the parent saw, so its files are the ones the parent hashed: they are not hashed again."""
     key = (run_dir, manifest_sha256)
     if key not in _CACHE:
-        _CACHE[key] = load_policy(run_dir)
+        if sha256_file(Path(run_dir) / MANIFEST) != manifest_sha256:
+            raise DarlaError(f"agent run {run_dir} changed while it was being evaluated: re-run")
+        _CACHE[key] = load_policy(run_dir, verify=False)
     return _CACHE[key]
 
 
@@ -183,11 +187,12 @@ def check_agent_run(run_dir: str | os.PathLike[str]) -> Path:
     return run_dir
 
 
-def load_policy(run_dir: str | os.PathLike[str]) -> AgentPolicy:
-    """A finished ``darla act`` run folder as a :class:`Policy` (via ``darla.agents.load_agent``)."""
+def load_policy(run_dir: str | os.PathLike[str], *, verify: bool = True) -> AgentPolicy:
+    """A finished ``darla act`` run folder as a :class:`Policy` (via ``darla.agents.load_agent``,
+    which checks its files against the manifest unless ``verify=False``)."""
     from darla.agents import load_agent
 
     run_dir = check_agent_run(run_dir)
     config_file = run_dir / "config.yaml"
     run_config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else {}
-    return AgentPolicy(load_agent(run_dir), run_dir, run_config or {})
+    return AgentPolicy(load_agent(run_dir, verify=verify), run_dir, run_config or {})

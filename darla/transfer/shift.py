@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from darla.metrics.utils import normalize_codes
 from darla.transfer.rollout import EnvSettings, _envs, episode_seeds
 
 
@@ -79,8 +80,11 @@ def latent_shift(
         distance = float(np.linalg.norm(delta, axis=1).mean())
         other = np.roll(ref, steps_per_layout, axis=0)  # same time step, another layout
         spread = float(np.linalg.norm(ref - other, axis=1).mean())
-        std = ref.std(axis=0)
-        per_latent = np.abs(delta).mean(axis=0) / np.where(std > 1e-6, std, np.inf)
+        # in units of the reference frames' spread; a latent with none (collapsed) has nothing
+        # to measure a move against, and counts as unmoved
+        ref_codes, mean, std = normalize_codes(ref)
+        moved = np.abs(normalize_codes(mu, mean, std)[0] - ref_codes).mean(axis=0)
+        per_latent = np.where(std > 1e-6, moved, 0.0)
         out[name] = {
             "reference": reference,
             "distance": distance,

@@ -13,7 +13,13 @@ Typical use::
 
 from darla.vision.annealed_vae import AnnealedVAE
 from darla.vision.augment import Augmentations, augment
-from darla.vision.base import VisionModel, eval_mode, images_to_tensor, tensor_to_images
+from darla.vision.base import (
+    PretrainedPart,
+    VisionModel,
+    eval_mode,
+    images_to_tensor,
+    tensor_to_images,
+)
 from darla.vision.beta_tcvae import BetaTCVAE
 from darla.vision.contrastive import ContrastiveEncoder, nt_xent
 from darla.vision.dae import FEATURE_LAYERS, DenoisingAutoencoder
@@ -55,6 +61,7 @@ __all__ = [
     "DenoisingAutoencoder",
     "FactorVAE",
     "InfoGAN",
+    "PretrainedPart",
     "VisionModel",
     "augment",
     "build_model",

@@ -11,6 +11,7 @@ import abc
 import contextlib
 import copy
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -66,6 +67,36 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was_training)
 
 
+@dataclass(frozen=True)
+class PretrainedPart:
+    """A trained vision model that another one is built on and keeps frozen: DARLA's DAE (J, the
+    β-VAE_DAE's reconstruction target), SCAN's visual β-VAE. A model class lists its parts in
+    ``pretrained``; ``darla see`` trains or reuses each as its own see run first (or takes the
+    finished run a user names), the registry resolves it from a path, and serialisation rebuilds
+    it from the saved config, all from this one declaration.
+    """
+
+    # The part's name in every place it appears: the constructor argument taking it, the entry
+    # of the model's config holding its config, the ``vision:`` section configuring it
+    # (``vision.dae``) and the run key input holding its weights' digest (``dae_sha256``).
+    name: str
+    # The top-level ``darla see`` option naming a finished run to use instead (``dae_run=PATH``).
+    run_option: str
+    # Where its tensors live in the saved file (:meth:`VisionModel.hold_frozen`).
+    prefix: str
+    # The class a run given as ``run_option`` must hold (the model checks the rest itself).
+    kind: type[VisionModel]
+    # How messages name it ("DAE").
+    what: str
+    # The ``darla see vision=`` models whose runs serve, the usual one first (for messages).
+    trained_by: tuple[str, ...]
+    # What ``build_model`` suggests when it is missing.
+    hint: str
+    # True when the model's ``latent_mean`` is the part's μ(x) (SCAN's): the model's
+    # disentanglement scores are the part's, copied from its run instead of scored again.
+    shares_latents: bool = False
+
+
 class VisionModel(nn.Module, abc.ABC):
     """Abstract vision module: an encoder to a latent code, a decoder back to images, a loss.
 
@@ -86,6 +117,11 @@ class VisionModel(nn.Module, abc.ABC):
     # passed as ``loss(x, factors=...)``: SCAN) or ``clamped`` (scenes rendered from the factor
     # dataset with one factor varying, passed as ``loss(x, varying_factor=k)``: DC-IGN).
     training_data: ClassVar[str] = "frames"
+    # The trained models this one is built on and keeps frozen (see :class:`PretrainedPart`).
+    pretrained: ClassVar[tuple[PretrainedPart, ...]] = ()
+    # Options that files saved before they existed lack, with the value those files were built
+    # with, so that an older file still loads as what it was.
+    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {}
 
     @property
     def config(self) -> dict[str, Any]:
@@ -150,8 +186,9 @@ class VisionModel(nn.Module, abc.ABC):
                 out[start : start + len(x)] = mu.float().cpu().numpy()
         return out
 
-    # Hooks for the training loop (``darla.stages.vision_trainer.train_vision``). The defaults are
-    # the plain single-optimizer step, so a model with one loss and one optimizer overrides none.
+    # Hooks for the training loop (``darla.vision.training.trainer.train_vision``). The defaults
+    # are the plain single-optimizer step, so a model with one loss and one optimizer overrides
+    # none.
     def set_step(self, step: int) -> None:
         """Called with the optimizer step about to run (0-based) before each training ``loss``.
 
@@ -181,20 +218,20 @@ class VisionModel(nn.Module, abc.ABC):
         terms["loss"].backward()
         optimizer.step()
 
-    # Frozen parts: trained models this one uses but never trains (DARLA's DAE, SCAN's visual
-    # model). They stay outside nn.Module's registry, so neither ``parameters()`` (the optimizer)
+    # Frozen parts: the trained models this one is built on but never trains (``pretrained``:
+    # DARLA's DAE, SCAN's visual model). They stay outside nn.Module's registry, so neither ``parameters()`` (the optimizer)
     # nor ``state_dict()`` sees them, yet they follow ``.to()``, stay in eval mode and are saved
     # with the model under their prefix.
-    def hold_frozen(self, prefix: str, model: VisionModel) -> VisionModel:
-        """Keep a frozen copy of ``model`` on this model's device; its tensors save as
-        ``prefix + name``."""
+    def hold_frozen(self, part: PretrainedPart, model: VisionModel) -> VisionModel:
+        """Keep a frozen copy of ``model`` as ``part`` on this model's device; its tensors save
+        as ``part.prefix + name``."""
         frozen = copy.deepcopy(model).to(self.device).requires_grad_(False).eval()
         # object.__setattr__: nn.Module.__setattr__ would register the parts as submodules
-        object.__setattr__(self, "_frozen_parts", {**self._frozen(), prefix: frozen})
+        object.__setattr__(self, "_frozen_parts", {**self._frozen(), part.prefix: frozen})
         return frozen
 
-    def frozen_part(self, prefix: str) -> VisionModel:
-        return self._frozen()[prefix]
+    def frozen_part(self, part: PretrainedPart) -> VisionModel:
+        return self._frozen()[part.prefix]
 
     def _frozen(self) -> dict[str, VisionModel]:
         return vars(self).get("_frozen_parts", {})

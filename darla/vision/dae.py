@@ -6,6 +6,8 @@ clean image from one with a random occluding rectangle (:mod:`darla.vision.noise
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 
 from darla.errors import DarlaError
@@ -29,6 +31,10 @@ class DenoisingAutoencoder(VisionModel):
         mask_fill: value the occluded pixels are set to (the paper: zero).
         likelihood: pixel loss for the clean reconstruction, ``bernoulli`` or ``gaussian``.
     """
+
+    OPTION_HINTS: ClassVar[dict[str, str]] = {
+        "beta": "beta applies to VAE-type models, not vision=dae; drop beta=... or pick vision=darla"
+    }
 
     def __init__(
         self,

@@ -9,8 +9,8 @@ that the cost ignores pixel detail the DAE cannot represent and favours semantic
 disentangled latents. The default here is the DAE's first conv layer (``conv1``): on these
 frames the deeper layers (the bottleneck, the output) are blind to colour arrangements the DAE
 would itself fill in, and a β-VAE_DAE scored there paints green and red fields that the DAE
-scores as brick rooms (the README's stage 1 and `vision/darla.yaml` say more). Any conv layer, the
-``bottleneck`` or the ``output`` can be chosen instead.
+scores as brick rooms (``docs/notes/2026-12-01-darla-vision-module-lab-notes.md`` says more).
+Any conv layer, the ``bottleneck`` or the ``output`` can be chosen instead.
 
 Scale: each layer's features have their own scale (the bottleneck is linear and unbounded), so
 the size of the recon term, and hence the β that balances it, depends on the layer and on the
@@ -19,14 +19,29 @@ DAE that was trained; compare ``recon`` and ``kl`` in TensorBoard when choosing 
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import torch
 
 from darla.errors import DarlaError
+from darla.vision.base import PretrainedPart
 from darla.vision.dae import DenoisingAutoencoder, check_feature_layer
 from darla.vision.losses import feature_reconstruction_loss
 from darla.vision.vae import BetaVAE
 
 DAE_PREFIX = "frozen_dae."
+# J: a DAE trained first on the same frames (``darla see vision=darla`` trains or reuses the
+# ``vision=dae`` run of ``vision.dae``, or takes ``dae_run=PATH``), then frozen.
+DAE = PretrainedPart(
+    name="dae",
+    run_option="dae_run",
+    prefix=DAE_PREFIX,
+    kind=DenoisingAutoencoder,
+    what="DAE",
+    trained_by=("dae",),
+    hint="pass dae=<DenoisingAutoencoder> or the path to the DAE's model.safetensors "
+    "(train one with build_model('dae') first)",
+)
 OUTPUTS: tuple[str, ...] = ("linear", "sigmoid")
 
 
@@ -53,6 +68,10 @@ class DarlaVAE(BetaVAE):
             gradient vanishes there: with J = conv1 that model stalled on 16 coloured squares
             at lr 1e-3 (loss 508 -> 416) where ``linear`` fell 36x.
     """
+
+    pretrained: ClassVar[tuple[PretrainedPart, ...]] = (DAE,)
+    # files from before these were choices have DARLA's first decoder and output
+    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {"decoder": "transposed", "output": "sigmoid"}
 
     def __init__(
         self,
@@ -88,12 +107,12 @@ class DarlaVAE(BetaVAE):
         self._config.update(
             name="darla", perceptual_layer=perceptual_layer, output=output, dae=dae.config
         )
-        self.hold_frozen(DAE_PREFIX, dae)  # outside parameters() and state_dict(); saved too
+        self.hold_frozen(DAE, dae)  # outside parameters() and state_dict(); saved too
 
     @property
     def dae(self) -> DenoisingAutoencoder:
         """The frozen DAE (J)."""
-        return self.frozen_part(DAE_PREFIX)
+        return self.frozen_part(DAE)
 
     def perceptual_features(self, x: torch.Tensor) -> torch.Tensor:
         """J(x): the frozen DAE's activation at ``perceptual_layer``."""

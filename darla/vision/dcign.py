@@ -3,8 +3,8 @@
 Kulkarni, Whitney, Kohli & Tenenbaum 2015, "Deep Convolutional Inverse Graphics Network". Each
 factor of variation owns a block of latents. Every training batch varies ONE factor and holds all
 others fixed (``darla see`` renders such batches from the factor dataset, see
-:class:`darla.stages.batches.ClampedBatches`). The latents of every other factor should then be
-constant across the batch, and the training step makes them so:
+:class:`darla.vision.training.batches.ClampedBatches`). The latents of every other factor should
+then be constant across the batch, and the training step makes them so:
 
 - forward: their sampled values are replaced by their batch mean, so the decoder can explain
   what varies only through the varying factor's block (and any free latents);

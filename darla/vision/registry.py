@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from darla.errors import DarlaError
 from darla.vision.annealed_vae import AnnealedVAE
-from darla.vision.base import VisionModel
+from darla.vision.base import PretrainedPart, VisionModel
 from darla.vision.beta_tcvae import BetaTCVAE
 from darla.vision.contrastive import ContrastiveEncoder
 from darla.vision.dae import DenoisingAutoencoder
@@ -63,6 +63,13 @@ def model_class(name: str) -> Callable[..., VisionModel]:
     return _REGISTRY[name][0]
 
 
+def pretrained_parts(name: str) -> tuple[PretrainedPart, ...]:
+    """The trained models ``name`` is built on (:attr:`VisionModel.pretrained`); none for a name
+    this process has not registered (a report over another script's runs)."""
+    factory = _REGISTRY.get(name, (None, {}))[0]
+    return tuple(getattr(factory, "pretrained", ()))
+
+
 def _check_kwargs(name: str, factory: Callable[..., VisionModel], config: dict[str, Any]) -> None:
     params = inspect.signature(factory).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
@@ -83,10 +90,11 @@ def _check_kwargs(name: str, factory: Callable[..., VisionModel], config: dict[s
 def build_model(name: str, **config: Any) -> VisionModel:
     """Build an untrained vision model by registry name.
 
-    ``darla`` needs ``dae=``: a trained :class:`DenoisingAutoencoder` or the path to its saved
+    A model built on pretrained parts (:attr:`VisionModel.pretrained`: ``darla``'s ``dae=``,
+    ``scan``'s ``visual=``) takes each as a trained model or the path to its saved
     ``model.safetensors`` (or its run folder). A ``name`` key in ``config`` (as in
     ``model.config``) is accepted when it matches, so ``build_model(**model.config)`` works for
-    every model but ``darla``, whose config holds the DAE's config rather than its weights.
+    every model without parts; a model's config holds its parts' configs, not their weights.
     """
     if name not in _REGISTRY:
         raise DarlaError(f"unknown vision model {name!r}: use one of {', '.join(model_names())}")
@@ -97,14 +105,9 @@ def build_model(name: str, **config: Any) -> VisionModel:
             fix = "use beta_vae for other values" if name == "vae" else f"drop {key}"
             raise DarlaError(f"{name} fixes {key}={value!r}, got {config[key]!r}: {fix}")
         config[key] = value
-    if name == "darla":
-        config["dae"] = resolve_trained(
-            config.get("dae"),
-            DenoisingAutoencoder,
-            needed_by="darla",
-            what="DAE",
-            hint="pass dae=<DenoisingAutoencoder> or the path to the DAE's model.safetensors "
-            "(train one with build_model('dae') first)",
+    for part in pretrained_parts(name):
+        config[part.name] = resolve_trained(
+            config.get(part.name), part.kind, needed_by=name, what=part.what, hint=part.hint
         )
     _check_kwargs(name, factory, config)
     model = factory(**config)

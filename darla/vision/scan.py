@@ -26,7 +26,6 @@ in the same file (prefix ``frozen_visual.``), so one file restores img2sym, sym2
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -36,11 +35,24 @@ import torch.nn.functional as F
 from torch import nn
 
 from darla.errors import DarlaError
-from darla.vision.base import VisionModel, eval_mode, tensor_to_images
+from darla.vision.base import PretrainedPart, VisionModel, eval_mode, tensor_to_images
 from darla.vision.checks import check_beta, check_positive_int
 from darla.vision.losses import check_loss_weight, kl_per_dim, reparameterize
 
 VISUAL_PREFIX = "frozen_visual."
+# The visual model: the `darla see` run of `vision.visual` (a β-VAE_DAE by default), trained or
+# reused first, or `visual_run=PATH`. SCAN's latents are its latents, and so are its scores.
+VISUAL = PretrainedPart(
+    name="visual",
+    run_option="visual_run",
+    prefix=VISUAL_PREFIX,
+    kind=VisionModel,
+    what="visual model",
+    trained_by=("darla", "beta_vae"),
+    hint="pass visual=<VisionModel> or the path to a β-VAE / β-VAE_DAE run "
+    "(`darla see vision=scan visual_run=PATH`)",
+    shares_latents=True,
+)
 
 
 def gaussian_kl(
@@ -52,18 +64,12 @@ def gaussian_kl(
     )
 
 
-def _resolve_visual(visual: Any) -> VisionModel:
-    """A trained VAE-type vision model, or the path to one (a run folder or model file)."""
-    from darla.vision.registry import resolve_trained  # the registry imports this module
-
-    visual = resolve_trained(
-        visual,
-        VisionModel,
-        needed_by="scan",
-        what="visual model",
-        hint="pass visual=<VisionModel> or the path to a β-VAE / β-VAE_DAE run "
-        "(`darla see vision=scan visual_run=PATH`)",
-    )
+def _check_visual(visual: Any) -> VisionModel:
+    """A trained VAE-type vision model (``build_model`` resolves a path to one first)."""
+    if not isinstance(visual, VisionModel):
+        raise DarlaError(
+            f"scan needs a trained visual model, got a {type(visual).__name__}: {VISUAL.hint}"
+        )
     if isinstance(visual, SCAN):
         raise DarlaError("scan's visual model cannot itself be a scan model: use its visual run")
     size = visual.config.get("image_size")
@@ -112,7 +118,8 @@ class SCAN(VisionModel):
     """A symbol VAE whose latent space is a frozen visual VAE's.
 
     Args:
-        visual: the trained visual model (β-VAE_DAE, β-VAE, VAE ...) or the path to it.
+        visual: the trained visual model (β-VAE_DAE, β-VAE, VAE ...); ``build_model`` also
+            takes the path to its run folder or model file.
         factor_names: the symbol factors, in the order of the ``factors`` label columns.
         factor_values: the values of each factor; a label is an index into its factor's list.
         image_size: defaults to the visual model's; must equal it.
@@ -128,10 +135,11 @@ class SCAN(VisionModel):
         "lambda": "scan's λ is spelled lambda_ (lambda is a Python keyword): vision.model.lambda_",
     }
     training_data: ClassVar[str] = "labelled"
+    pretrained: ClassVar[tuple[PretrainedPart, ...]] = (VISUAL,)
 
     def __init__(
         self,
-        visual: VisionModel | str | os.PathLike[str],
+        visual: VisionModel,
         factor_names: Sequence[str] | None = None,
         factor_values: Sequence[Sequence[Any]] | None = None,
         image_size: int | None = None,
@@ -141,7 +149,7 @@ class SCAN(VisionModel):
         label_dropout: float = 0.5,
     ) -> None:
         super().__init__()
-        visual = _resolve_visual(visual)
+        visual = _check_visual(visual)
         names, values = _check_vocabulary(factor_names, factor_values)
         check_positive_int("hidden_dim", hidden_dim, 128)
         visual_size = visual.config.get("image_size")
@@ -173,12 +181,12 @@ class SCAN(VisionModel):
         symbols, latents = self._offsets[-1], visual.latent_dim
         self.symbol_encoder = _mlp((symbols, hidden_dim, hidden_dim, 2 * latents))
         self.symbol_decoder = _mlp((latents, hidden_dim, hidden_dim, symbols))
-        self.hold_frozen(VISUAL_PREFIX, visual)  # outside parameters() and state_dict(); saved
+        self.hold_frozen(VISUAL, visual)  # outside parameters() and state_dict(); saved
 
     # --- the frozen visual model -----------------------------------------------------------
     @property
     def visual(self) -> VisionModel:
-        return self.frozen_part(VISUAL_PREFIX)
+        return self.frozen_part(VISUAL)
 
     @property
     def latent_dim(self) -> int:

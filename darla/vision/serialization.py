@@ -1,10 +1,11 @@
 """Save and load vision models as one safetensors file, never through pickle.
 
 Format (``format = darla.vision``, ``format_version = 1``): a safetensors file whose tensors are
-the model's weights (``model.tensors_to_save()``: its ``state_dict``, plus the frozen DAE under
-``frozen_dae.`` for ``darla``) and whose metadata entry ``darla`` is a JSON object of ``format``,
-``format_version``, ``config`` (the model's config as JSON, ``darla``'s including its DAE's
-config), ``darla_version`` and ``torch_version``; the same weights always give the same bytes.
+the model's weights (``model.tensors_to_save()``: its ``state_dict``, plus each pretrained part's
+tensors under that part's prefix, ``frozen_dae.`` for ``darla``) and whose metadata entry
+``darla`` is a JSON object of ``format``, ``format_version``, ``config`` (the model's config as
+JSON, holding each part's config under the part's name), ``darla_version`` and
+``torch_version``; the same weights always give the same bytes.
 One file restores the whole vision module, so an agent checkpoint needs exactly one path.
 """
 
@@ -24,7 +25,7 @@ from darla.errors import DarlaError
 from darla.io import atomic_path
 from darla.vision.base import VisionModel
 from darla.vision.device import resolve_device
-from darla.vision.registry import build_model
+from darla.vision.registry import build_model, model_class, pretrained_parts
 
 WEIGHTS_NAME = "model.safetensors"
 FORMAT = "darla.vision"
@@ -123,14 +124,11 @@ def _build_from_config(config: dict[str, Any], file: Path) -> VisionModel:
 
 def _build(config: dict[str, Any]) -> VisionModel:
     config = dict(config)
-    if config["name"] == "darla":
-        # An untrained DAE of the saved architecture; its weights come from the same file.
-        config["dae"] = _build(config["dae"])
-        # files from before these were choices have DARLA's first decoder and output
-        config.setdefault("decoder", "transposed")
-        config.setdefault("output", "sigmoid")
-    if config["name"] == "scan":  # its frozen visual model, weights from the same file
-        config["visual"] = _build(config["visual"])
+    for part in pretrained_parts(config["name"]):
+        # an untrained part of the saved architecture; its weights come from the same file
+        config[part.name] = _build(config[part.name])
+    for option, value in getattr(model_class(config["name"]), "LEGACY_DEFAULTS", {}).items():
+        config.setdefault(option, value)
     return build_model(**config)
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from darla.representation import MemoizedRepresentation
+from darla.metrics.memoized import MemoizedRepresentationFunction
 
 
 def test_memoized_codes_equal_direct_codes_and_encode_each_image_once():
@@ -14,7 +14,7 @@ def test_memoized_codes_equal_direct_codes_and_encode_each_image_once():
         seen.append(len(images))
         return images.reshape(len(images), -1)[:, :4].astype(np.float32) / 255
 
-    memo = MemoizedRepresentation(represent)
+    memo = MemoizedRepresentationFunction(represent)
     draws = distinct[rng.integers(0, 5, 200)]
     np.testing.assert_array_equal(memo(draws), represent(draws))
     np.testing.assert_array_equal(memo(draws[::-1]), represent(draws[::-1]))

@@ -3,7 +3,7 @@
 Resuming is exact on CPU: batches are a function of (seed, step) and the noise of step ``t`` comes
 from ``torch.manual_seed(f(seed, t))``, so a killed run continued from its last checkpoint ends
 with the same weights as an uninterrupted one. Batches come from collected frames by default, or
-from any :class:`~darla.stages.batches.BatchSampler` (DC-IGN's clamped batches); what a batch
+from any :class:`~darla.vision.training.batches.BatchSampler` (DC-IGN's clamped batches); what a batch
 carries besides images (SCAN's labels) goes to ``model.loss`` as keyword arguments.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from darla.errors import DarlaError
 from darla.io import atomic_path
-from darla.stages.batches import Batch, BatchSampler, BatchSource
+from darla.settings import check_section
 from darla.vision import (
     VisionModel,
     eval_mode,
@@ -29,6 +29,7 @@ from darla.vision import (
     reconstruction_grid,
     traversal_grid,
 )
+from darla.vision.training.batches import Batch, BatchSampler, BatchSource
 
 CHECKPOINT_DIR = "checkpoints"
 ACTIVE_KL_THRESHOLD = 0.01  # nats; a latent below it carries (almost) no information
@@ -45,11 +46,20 @@ class TrainSettings:
     val_batches: int
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "checkpoint_every", "log_every", "image_every"):
-            if getattr(self, name) < 1:
-                raise DarlaError(f"train.{name} must be at least 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise DarlaError(f"train.lr must be positive, got {self.lr}")
+        check_section(
+            "train", asdict(self), whole=TRAIN_MINIMUMS, real={"lr": (0.0, None)}, positive=("lr",)
+        )
+
+
+# The training settings' smallest sensible values.
+TRAIN_MINIMUMS = {
+    "steps": 1,
+    "batch_size": 1,
+    "checkpoint_every": 1,
+    "log_every": 1,
+    "image_every": 1,
+    "val_batches": 1,
+}
 
 
 StepCallback = Callable[[int, dict[str, float]], None]
@@ -63,7 +73,9 @@ def _checkpoint_path(run_dir: Path, step: int) -> Path:
     return run_dir / CHECKPOINT_DIR / f"step_{step:08d}.pt"
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
+def latest_vision_checkpoint(run_dir: Path) -> Path | None:
+    """The newest training checkpoint of a vision run folder (None before the first); an agent
+    run's is :func:`darla.agents.checkpoints.latest_checkpoint`."""
     checkpoints = sorted((run_dir / CHECKPOINT_DIR).glob("step_*.pt"))
     return checkpoints[-1] if checkpoints else None
 
@@ -131,7 +143,7 @@ def train_vision(
     from torch.utils.tensorboard import SummaryWriter
 
     optimizers = model.make_optimizers(settings.lr)
-    checkpoint = latest_checkpoint(run_dir)
+    checkpoint = latest_vision_checkpoint(run_dir)
     start = _load_checkpoint(checkpoint, model, optimizers) if checkpoint else 0
     writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start or None)
     if sampler is None:
@@ -164,7 +176,7 @@ def train_vision(
             terms = model.loss(x, **_loss_kwargs(batch, model.device))
             loss = terms["loss"]
             if not torch.isfinite(loss):
-                kept = latest_checkpoint(run_dir)
+                kept = latest_vision_checkpoint(run_dir)
                 where = (
                     f"the last good checkpoint {kept} is kept"
                     if kept

@@ -1,4 +1,4 @@
-"""Representation functions: what the metrics and agents call to turn frames into codes.
+"""Memoized representation functions: each distinct image encoded once.
 
 A factor dataset of environment scenes has a few thousand distinct images, but the sampling
 metrics ask for the codes of hundreds of thousands of draws of them. For a deterministic
@@ -8,14 +8,13 @@ representation (a model's latent means, in eval mode) each distinct image need b
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 
 import numpy as np
 
-Representation = Callable[[np.ndarray], np.ndarray]
+from darla.metrics.sampling import RepresentationFunction
 
 
-class MemoizedRepresentation:
+class MemoizedRepresentationFunction:
     """Wraps a deterministic ``represent``; encodes each distinct image once.
 
     Images are keyed by a 128-bit BLAKE2b digest of their bytes, so a collision is not a
@@ -23,7 +22,7 @@ class MemoizedRepresentation:
     of an image would then get the first draw's code.
     """
 
-    def __init__(self, represent: Representation, max_entries: int = 1_000_000) -> None:
+    def __init__(self, represent: RepresentationFunction, max_entries: int = 1_000_000) -> None:
         self.represent = represent
         self.max_entries = max_entries
         self._codes: dict[bytes, np.ndarray] = {}

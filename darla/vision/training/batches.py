@@ -38,7 +38,7 @@ class Batch:
 
 
 class BatchSampler(Protocol):
-    """What :func:`~darla.stages.vision_trainer.train_vision` draws its batches from."""
+    """What :func:`~darla.vision.training.trainer.train_vision` draws its batches from."""
 
     def get(self, step: int) -> Batch:
         """Training batch ``step``; a pure function of the sampler's seed and ``step``."""
