@@ -10,6 +10,7 @@ from rliable import metrics as rly_metrics
 from darla.transfer.stats import (
     aggregate_iqm,
     interval_estimates,
+    normalised_scores,
     probability_of_improvement,
     summarise_methods,
     transfer_ratio,
@@ -125,6 +126,34 @@ def test_method_statistics_match_rliable_on_fixed_arrays() -> None:
     )
     np.testing.assert_allclose(poi["ci"], expected)
     assert out["pixels"]["poi_over_baseline"] is None
+
+
+def test_normalised_scores_put_random_at_0_and_the_reference_at_1() -> None:
+    random, reference = np.array([0.5, -1.0, 2.0]), np.array([4.5, 1.0, 2.0])
+    returns = np.array([[0.5, 1.0, 3.0], [2.5, 0.0, 2.0]])
+    np.testing.assert_allclose(
+        normalised_scores(returns, random, reference), [[0.0, 1.0, np.nan], [0.5, 0.5, np.nan]]
+    )  # the last domain: the reference is not above random, so there is no scale
+
+
+def test_score_statistics_are_the_return_statistics_of_the_normalised_matrix() -> None:
+    x = scores(1)
+    reference = {d: 5.0 for d in DOMAINS}
+    out = summarise_methods({"darla": x}, DOMAINS, SPLIT, RANDOM, reference, reps=200, seed=3)
+    z = normalised_scores(x, np.array([RANDOM[d] for d in DOMAINS]), np.full(len(DOMAINS), 5.0))
+    plain = summarise_methods({"darla": z}, DOMAINS, SPLIT, RANDOM, reps=200, seed=3)
+    stats, expected = out["darla"]["stats"], plain["darla"]["stats"]
+    for name in ("t1/mean", "s2/iqm", "source/iqm", "target/iqm", "all/mean"):
+        prefix, _, stat = name.rpartition("/")
+        mine = stats[f"{prefix}/score_{stat}"]
+        assert mine["value"] == pytest.approx(expected[name]["value"])
+        np.testing.assert_allclose(mine["ci"], expected[name]["ci"])  # the same resamples
+    assert (
+        stats["source/iqm"]
+        == summarise_methods({"darla": x}, DOMAINS, SPLIT, RANDOM, reps=200, seed=3)["darla"][
+            "stats"
+        ]["source/iqm"]
+    )  # the raw statistics do not change
 
 
 def test_constant_scores_collapse_the_intervals_to_a_point() -> None:

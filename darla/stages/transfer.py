@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from envs.reference import ReferencePolicy
 
 import envs
 from darla.config import run_key, to_plain
@@ -159,20 +160,21 @@ def run_transfer(
         torch.set_num_threads(int(t["threads"]))
 
         seeds = episode_seeds(int(t["seed"]), episodes)
-        baseline = RandomPolicy(settings.obs_size)
+        # the floor and the ceiling of the normalised score, on the same episodes as the agents
+        baselines = [RandomPolicy(settings.obs_size), ReferencePolicy(settings.obs_size)]
         # Episodes are cached apart from this run folder, by what decides them: another report of
         # the same episodes (more bootstrap reps, another baseline) replays none of them.
         cache = Path(cfg["runs_root"]) / "transfer" / EPISODE_CACHE
         cells, stored, episode_files = [], {}, {}
-        for policy in [baseline, *policies]:
+        for policy in [*baselines, *policies]:
             for name, factors in domains:
                 cell_key = f"{policy.name}__{safe_name(name)}"
                 digest = run_key(
-                    policy.manifest_sha256 if policy is not baseline else ["random", policy.n_actions],
+                    policy.manifest_sha256 if policy in policies else _baseline_identity(policy),
                     factors, seeds, env, bool(t["deterministic"]),
                 )  # fmt: skip
                 video = None
-                if t["videos"] and int(t["episodes_per_video"]) > 0 and policy is not baseline:
+                if t["videos"] and int(t["episodes_per_video"]) > 0 and policy in policies:
                     video = {
                         "episodes": min(int(t["episodes_per_video"]), episodes),
                         "fps": int(t["video_fps"]),
@@ -218,7 +220,7 @@ def run_transfer(
         )  # fmt: skip
 
         results = assemble(
-            t, key, run_dir, domains, split, settings, seeds, policies, baseline, stored
+            t, key, run_dir, domains, split, settings, seeds, policies, baselines, stored
         )
         images = {}
         if t["shift"]["enabled"]:
@@ -316,7 +318,7 @@ def _label_policies(policies: list[Any], method_name: str) -> None:
                 f"method_name={method_name!r} uses an unknown field {error}: use {{representation}} and {{algo}}"
             ) from error
         counts[policy.name] = counts.get(policy.name, 0) + 1
-        if counts[policy.name] > 1 or policy.name == "random":
+        if counts[policy.name] > 1 or policy.name in ("random", "reference"):
             policy.name = f"{policy.name}_{counts[policy.name]}"
 
 
@@ -404,10 +406,18 @@ def _episode_summary(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def assemble(cfg, key, run_dir, domains, split, settings, seeds, policies, baseline, stored):
+def _baseline_identity(policy: Any) -> list[Any]:
+    """What decides a baseline's episodes (it has no run folder to hash): its kind and version."""
+    return [policy.name, getattr(policy, "version", 1), getattr(policy, "n_actions", 3)]
+
+
+def assemble(cfg, key, run_dir, domains, split, settings, seeds, policies, baselines, stored):
     """Per-domain episode summaries from the stored cells; :func:`summarise` does the rest."""
     names = [n for n, _ in domains]
-    random = {n: _episode_summary(stored[f"{baseline.name}__{safe_name(n)}"]) for n in names}
+    random, reference = (
+        {n: _episode_summary(stored[f"{baseline.name}__{safe_name(n)}"]) for n in names}
+        for baseline in baselines
+    )
     agents = [
         {
             "name": policy.name,
@@ -431,6 +441,7 @@ def assemble(cfg, key, run_dir, domains, split, settings, seeds, policies, basel
         "seeds": seeds,
         "domains": [{"name": n, "split": split[n], "factors": f} for n, f in domains],
         "random": random,
+        "reference": reference,
         "agents": agents,
         "bootstrap": {**cfg["bootstrap"], "method": "percentile (rliable stratified bootstrap)"},
     }

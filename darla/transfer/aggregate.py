@@ -1,11 +1,16 @@
 """From per-agent, per-domain returns to every number in a transfer report.
 
 One path for ``darla transfer`` (one evaluation) and ``darla report`` (many evaluations merged):
-both build the same ``results`` skeleton (``domains``, ``random``, ``agents`` with their
-per-domain episode summaries, ``latent_shift``, ``config``, ``bootstrap``) and call
-:func:`summarise`, which fills in each agent's source and target return, the method statistics
-with their CIs and probability of improvement (:mod:`darla.transfer.stats`), and the
-disentanglement-vs-transfer correlations.
+both build the same ``results`` skeleton (``domains``, ``random``, ``reference``, ``agents``
+with their per-domain episode summaries, ``latent_shift``, ``config``, ``bootstrap``) and call
+:func:`summarise`, which fills in each agent's source and target return and normalised score,
+the method statistics with their CIs and probability of improvement
+(:mod:`darla.transfer.stats`), and the disentanglement-vs-transfer correlations.
+
+The normalised score of a return R in a domain is (R − random) / (reference − random), with the
+uniformly random policy and the privileged reference policy (this task's "human", as in
+DMLab-30) measured on the same paired episodes: 0 is random, 1 the reference. Results written
+before the reference policy existed have no ``reference``; their scores are None.
 """
 
 from __future__ import annotations
@@ -14,7 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from darla.transfer.stats import spearman_interval, summarise_methods, transfer_ratio
+from darla.transfer.stats import (
+    normalised_scores,
+    spearman_interval,
+    summarise_methods,
+    transfer_ratio,
+)
 
 # Spearman's ρ across vision modules needs a few modules to mean anything.
 MIN_MODULES = 3
@@ -29,11 +39,13 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
     agent_returns(results)
     names = [d["name"] for d in results["domains"]]
     boot = results["bootstrap"]
+    reference = results.get("reference")
     results["methods"] = summarise_methods(
         method_scores(results),
         names,
         {d["name"]: d["split"] for d in results["domains"]},
         {n: results["random"][n]["mean_return"] for n in names},
+        None if reference is None else {n: reference[n]["mean_return"] for n in names},
         baseline=results["config"].get("baseline_method"),
         reps=int(boot["reps"]),
         seed=int(boot["seed"]),
@@ -59,19 +71,44 @@ def agent_returns(results: dict[str, Any]) -> None:
     random_src, random_tgt = split_means(results["random"])
     results["random_source_return"] = random_src
     results["random_target_return"] = random_tgt
+    reference = results.get("reference")
+    if reference is not None:
+        results["reference_source_return"], results["reference_target_return"] = split_means(
+            reference
+        )
     for agent in results["agents"]:
         source, target = split_means(agent["domains"])
         ratio = transfer_ratio(source, target, random_src, random_tgt)
+        scores = {}
+        for name, cell in agent["domains"].items():
+            cell["score"] = None if reference is None else _score(results, name, cell)
+            scores[name] = cell["score"]
         agent.update(
             {
                 "source_return": source,
                 "target_return": target,
+                "source_score": _mean_score([scores[n] for n in src]),
+                "target_score": _mean_score([scores[n] for n in tgt]),
                 "source_above_random": source - random_src,
                 "target_above_random": target - random_tgt,
                 "transfer_ratio": None if np.isnan(ratio) else ratio,
                 "generalisation_gap": source - target,
             }
         )
+
+
+def _score(results: dict[str, Any], domain: str, cell: dict[str, Any]) -> float | None:
+    """One cell's normalised score (None where the reference is not above random there)."""
+    score = normalised_scores(
+        np.array([cell["mean_return"]]),
+        np.array([results["random"][domain]["mean_return"]]),
+        np.array([results["reference"][domain]["mean_return"]]),
+    )[0]
+    return None if np.isnan(score) else float(score)
+
+
+def _mean_score(scores: list[float | None]) -> float | None:
+    return None if not scores or any(s is None for s in scores) else float(np.mean(scores))
 
 
 def method_scores(results: dict[str, Any]) -> dict[str, np.ndarray]:

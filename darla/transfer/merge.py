@@ -227,8 +227,8 @@ def merge_results(
     of the random policy's returns and of a vision module's latent shift is kept."""
     domains, dropped = common_domains(runs)
     check_comparable(runs, domains)
-    reference = runs[0].results
-    splits = {d["name"]: d["split"] for d in reference["domains"] if d["name"] in domains}
+    first = runs[0].results
+    splits = {d["name"]: d["split"] for d in first["domains"] if d["name"] in domains}
     for split in ("source", "target"):
         if split not in splits.values():
             raise DarlaError(
@@ -285,12 +285,12 @@ def merge_results(
         "run_dir": str(run_dir),
         "config": {
             "baseline_method": settings["baseline_method"],
-            "method_name": reference["config"].get("method_name"),
-            "deterministic": reference["config"].get("deterministic"),
+            "method_name": first["config"].get("method_name"),
+            "deterministic": first["config"].get("deterministic"),
         },
-        "env": reference["env"],
-        "seeds": reference["seeds"],
-        "domains": [d for d in reference["domains"] if d["name"] in domains],
+        "env": first["env"],
+        "seeds": first["seeds"],
+        "domains": [d for d in first["domains"] if d["name"] in domains],
         "dropped_domains": dropped,
         "inputs": [
             {
@@ -309,13 +309,17 @@ def merge_results(
             for ident, keys in sorted(seen_in.items(), key=lambda kv: name_of[kv[0]])
             if len(keys) > 1
         ],
-        "random": {n: reference["random"][n] for n in domains},
+        "random": {n: first["random"][n] for n in domains},
         "agents": ordered,
         "bootstrap": {
             **settings["bootstrap"],
             "method": "percentile (rliable stratified bootstrap)",
         },
     }
+    # the reference policy played the same episodes in every run; a run from before it existed
+    # has none, and then the merged report shows raw returns only
+    if all(run.results.get("reference") is not None for run in runs):
+        results["reference"] = {n: first["reference"][n] for n in domains}
     if any("latent_shift" in run.results for run in runs):
         results["latent_shift"] = dict(sorted(shift.items()))
     return results, dict(sorted(recon.items()))

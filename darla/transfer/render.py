@@ -36,6 +36,7 @@ from darla.transfer.tables import (
     inputs_table,
     md_table,
     method_table,
+    score_table,
     shift_table,
 )
 
@@ -97,8 +98,11 @@ INTRO = (
     "episode *i* has the same room layout for every agent and domain. Returns are per episode "
     "(+1 per good object, −1 per bad one). Method statistics follow rliable (Agarwal et al., "
     "2021): runs = agent seeds, tasks = domains, IQM = 25% trimmed mean, 95% CIs from a "
-    "stratified percentile bootstrap. Transfer ratio = (target − random) / (source − random), "
-    "on mean returns, with the uniformly random policy's returns measured on the same episodes."
+    "stratified percentile bootstrap. Normalised score = (return − random) / (reference − "
+    "random) per domain, as DMLab-30 normalises by human and random scores: the reference is a "
+    "scripted policy that knows where the objects are, and it and a uniformly random policy "
+    "play the same episodes as the agents. Transfer ratio = (target − random) / (source − "
+    "random), on mean returns."
 )
 
 
@@ -148,6 +152,12 @@ def _sections(results: Mapping[str, Any], images: Mapping[str, Path]) -> list[tu
         ("Transfer ratio", "image", images.get("ratio")),
         ("Agents", "table", agent_table(results)),
     ]  # fmt: skip
+    if results.get("reference") is not None:  # runs from before the reference policy have none
+        at = next(k for k, section in enumerate(sections) if section[0].startswith("Returns by"))
+        sections.insert(at, (
+            "Normalised scores by method and domain (mean [95% CI] across runs; 0 = random, "
+            "1 = reference)", "table", score_table(results),
+        ))  # fmt: skip
     if results.get("latent_shift"):
         sections += [
             ("Latent shift", "text",

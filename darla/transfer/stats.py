@@ -98,28 +98,47 @@ def _mean_of(x: np.ndarray, cols: Sequence[int]) -> float:
     return float(np.mean(x[:, cols])) if len(cols) else float("nan")
 
 
+def normalised_scores(returns: np.ndarray, random: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """(R − random) / (reference − random) per domain column, DMLab-30's human-normalised score
+    with the reference policy as the human: 0 is the random policy, 1 the reference. NaN in a
+    domain where the reference is not above random (no scale to measure against)."""
+    scale = np.asarray(reference, dtype=float) - np.asarray(random, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(scale > 0, (np.asarray(returns, dtype=float) - random) / scale, np.nan)
+
+
 def method_statistics(
     scores: np.ndarray,
     domains: Sequence[str],
     split: Mapping[str, str],
     random_returns: Mapping[str, float],
+    reference_returns: Mapping[str, float] | None = None,
 ) -> tuple[list[str], Callable[[np.ndarray], np.ndarray]]:
     """The named statistics of one method's ``[runs, domains]`` return matrix, as one function.
 
     Names: ``<domain>/mean``, ``<domain>/iqm`` per domain; ``source/mean``, ``source/iqm``,
     ``target/mean``, ``target/iqm``, ``all/mean``, ``all/iqm``; ``transfer_ratio`` (target
     return above the random policy's ÷ source return above the random policy's, on mean returns);
-    ``generalisation_gap`` (source mean − target mean).
+    ``generalisation_gap`` (source mean − target mean). With ``reference_returns``, the same
+    means and IQMs of the normalised scores (:func:`normalised_scores`) as ``<domain>/score_mean``,
+    ``<domain>/score_iqm``, ``source/score_iqm`` and so on, from the same resamples.
     """
     src = [i for i, d in enumerate(domains) if split[d] == "source"]
     tgt = [i for i, d in enumerate(domains) if split[d] == "target"]
     random_src = float(np.mean([random_returns[domains[i]] for i in src])) if src else float("nan")
     random_tgt = float(np.mean([random_returns[domains[i]] for i in tgt])) if tgt else float("nan")
-    names = [f"{d}/{s}" for d in domains for s in ("mean", "iqm")]
-    names += [f"{g}/{s}" for g in ("source", "target", "all") for s in ("mean", "iqm")]
+    kinds = [("", None)]
+    if reference_returns is not None:
+        random = np.array([random_returns[d] for d in domains], dtype=float)
+        reference = np.array([reference_returns[d] for d in domains], dtype=float)
+        kinds.append(("score_", lambda x: normalised_scores(x, random, reference)))
+    names = []
+    for prefix, _ in kinds:
+        names += [f"{d}/{prefix}{s}" for d in domains for s in ("mean", "iqm")]
+        names += [f"{g}/{prefix}{s}" for g in ("source", "target", "all") for s in ("mean", "iqm")]
     names += ["transfer_ratio", "generalisation_gap"]
 
-    def func(x: np.ndarray) -> np.ndarray:
+    def means_and_iqms(x: np.ndarray) -> list[float]:
         # per column, the same numbers as rliable's aggregate_mean / aggregate_iqm on x[:, [i]]
         per_domain = np.stack([x.mean(axis=0), aggregate_iqm(x, axis=0)], axis=1)
         values = list(per_domain.reshape(-1))
@@ -128,6 +147,12 @@ def method_statistics(
                 values += [aggregate_mean(x[:, cols]), aggregate_iqm(x[:, cols])]
             else:
                 values += [np.nan, np.nan]
+        return values
+
+    def func(x: np.ndarray) -> np.ndarray:
+        values = []
+        for _, transform in kinds:
+            values += means_and_iqms(x if transform is None else transform(x))
         source, target = _mean_of(x, src), _mean_of(x, tgt)
         values += [transfer_ratio(source, target, random_src, random_tgt), source - target]
         return np.asarray(values, dtype=float)
@@ -153,6 +178,7 @@ def summarise_methods(
     domains: Sequence[str],
     split: Mapping[str, str],
     random_returns: Mapping[str, float],
+    reference_returns: Mapping[str, float] | None = None,
     *,
     baseline: str | None = "pixels",
     reps: int = 2000,
@@ -168,7 +194,7 @@ def summarise_methods(
     out: dict[str, dict[str, Any]] = {}
     for method, matrix in scores.items():
         matrix = np.asarray(matrix, dtype=float)
-        names, func = method_statistics(matrix, domains, split, random_returns)
+        names, func = method_statistics(matrix, domains, split, random_returns, reference_returns)
         with np.errstate(invalid="ignore"):
             points, cis = interval_estimates(
                 {method: matrix}, func, reps=reps, seed=seed, confidence=confidence

@@ -73,18 +73,40 @@ def method_table(results: Mapping[str, Any]) -> Table:
     return header, rows
 
 
+def score_table(results: Mapping[str, Any]) -> Table | None:
+    """Methods x domains: mean normalised score [95% CI] across runs (0 = the random policy,
+    1 = the reference policy, on the same episodes), then both policies' raw returns."""
+    reference = results.get("reference")
+    if reference is None:
+        return None
+    domains = results["domains"]
+    header = ["method", "runs", *[f"{d['name']} ({d['split']})" for d in domains]]
+    rows = [
+        [method, str(m["runs"]), *[fmt_ci(m["stats"][f"{d['name']}/score_mean"]) for d in domains]]
+        for method, m in results["methods"].items()
+    ]
+    for label, per in (
+        ("random policy (return)", results["random"]),
+        ("reference policy (return)", reference),
+    ):
+        rows.append([label, "-", *[fmt(per[d["name"]]["mean_return"]) for d in domains]])
+    return header, rows
+
+
 def aggregate_table(results: Mapping[str, Any]) -> Table:
     baseline = results["config"].get("baseline_method") or "-"
     header = [
-        "method", "runs", "source IQM", "target IQM", "source mean", "target mean",
-        "transfer ratio", "generalisation gap", f"P(> {baseline}) target", f"P(> {baseline}) source",
+        "method", "runs", "source score IQM", "target score IQM", "source IQM", "target IQM",
+        "source mean", "target mean", "transfer ratio", "generalisation gap",
+        f"P(> {baseline}) target", f"P(> {baseline}) source",
     ]  # fmt: skip
     rows = []
     for method, m in results["methods"].items():
         s, poi = m["stats"], m.get("poi_over_baseline") or {}
         rows.append(
             [
-                method, str(m["runs"]), fmt_ci(s["source/iqm"]), fmt_ci(s["target/iqm"]),
+                method, str(m["runs"]), fmt_ci(s.get("source/score_iqm")), fmt_ci(s.get("target/score_iqm")),
+                fmt_ci(s["source/iqm"]), fmt_ci(s["target/iqm"]),
                 fmt_ci(s["source/mean"]), fmt_ci(s["target/mean"]), fmt_ci(s["transfer_ratio"]),
                 fmt_ci(s["generalisation_gap"]), fmt_ci(poi.get("target")), fmt_ci(poi.get("source")),
             ]
@@ -93,11 +115,13 @@ def aggregate_table(results: Mapping[str, Any]) -> Table:
 
 
 def agent_table(results: Mapping[str, Any]) -> Table:
-    header = ["agent", "method", "seed", "source return", "target return", "above random (source)",
-              "above random (target)", "transfer ratio", "generalisation gap"]  # fmt: skip
+    header = ["agent", "method", "seed", "source score", "target score", "source return",
+              "target return", "above random (source)", "above random (target)", "transfer ratio",
+              "generalisation gap"]  # fmt: skip
     rows = [
         [
-            a["name"], a["method"], str(a["seed"]), fmt(a["source_return"]), fmt(a["target_return"]),
+            a["name"], a["method"], str(a["seed"]), fmt(a.get("source_score")), fmt(a.get("target_score")),
+            fmt(a["source_return"]), fmt(a["target_return"]),
             fmt(a["source_above_random"]), fmt(a["target_above_random"]), fmt(a["transfer_ratio"]),
             fmt(a["generalisation_gap"]),
         ]
@@ -107,22 +131,28 @@ def agent_table(results: Mapping[str, Any]) -> Table:
 
 
 def cell_table(results: Mapping[str, Any]) -> Table:
-    header = ["agent", "domain", "split", "episodes", "return (mean ± std)", "good pickups",
-              "bad pickups", "episode length"]  # fmt: skip
+    header = ["agent", "domain", "split", "episodes", "return (mean ± std)", "score",
+              "good pickups", "bad pickups", "episode length"]  # fmt: skip
     split = {d["name"]: d["split"] for d in results["domains"]}
     rows = []
-    for label, per in [("random policy", results["random"])] + [
-        (a["name"], a["domains"]) for a in results["agents"]
-    ]:
+    for label, per in _policies(results):
         for domain, c in per.items():
             rows.append(
                 [
                     label, domain, split[domain], str(c["episodes"]),
-                    f"{c['mean_return']:.2f} ± {c['std_return']:.2f}", fmt(c["mean_good_pickups"]),
-                    fmt(c["mean_bad_pickups"]), fmt(c["mean_length"], 1),
+                    f"{c['mean_return']:.2f} ± {c['std_return']:.2f}", fmt(c.get("score")),
+                    fmt(c["mean_good_pickups"]), fmt(c["mean_bad_pickups"]), fmt(c["mean_length"], 1),
                 ]
             )  # fmt: skip
     return header, rows
+
+
+def _policies(results: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(label, per-domain summaries) of the random and reference policies, then every agent."""
+    fixed = [("random policy", results["random"])]
+    if results.get("reference") is not None:
+        fixed.append(("reference policy", results["reference"]))
+    return fixed + [(a["name"], a["domains"]) for a in results["agents"]]
 
 
 def shift_table(results: Mapping[str, Any]) -> Table | None:
@@ -178,30 +208,25 @@ def inputs_table(results: Mapping[str, Any]) -> Table | None:
 def summary_table(results: Mapping[str, Any]) -> str:
     """The console summary: one line per method (IQMs with 95% CIs), then the random policy."""
     header = [
-        "method",
-        "runs",
-        "source IQM [95% CI]",
-        "target IQM [95% CI]",
-        "transfer ratio",
-        "gap",
-    ]
+        "method", "runs", "source score IQM", "target score IQM", "source IQM [95% CI]",
+        "target IQM [95% CI]", "transfer ratio", "gap",
+    ]  # fmt: skip
     rows = [
         [
-            method, str(m["runs"]), fmt_ci(m["stats"]["source/iqm"]), fmt_ci(m["stats"]["target/iqm"]),
-            fmt_ci(m["stats"]["transfer_ratio"]), fmt(m["stats"]["generalisation_gap"]["value"]),
+            method, str(m["runs"]), fmt_ci(m["stats"].get("source/score_iqm")),
+            fmt_ci(m["stats"].get("target/score_iqm")), fmt_ci(m["stats"]["source/iqm"]),
+            fmt_ci(m["stats"]["target/iqm"]), fmt_ci(m["stats"]["transfer_ratio"]),
+            fmt(m["stats"]["generalisation_gap"]["value"]),
         ]
         for method, m in results["methods"].items()
     ]  # fmt: skip
-    rows.append(
-        [
-            "random policy",
-            "-",
-            fmt(results["random_source_return"]),
-            fmt(results["random_target_return"]),
-            "-",
-            "-",
-        ]
-    )
+    for name in ("random", "reference"):
+        if f"{name}_source_return" in results:
+            rows.append(
+                [f"{name} policy", "-", "0" if name == "random" else "1",
+                 "0" if name == "random" else "1", fmt(results[f"{name}_source_return"]),
+                 fmt(results[f"{name}_target_return"]), "-", "-"]
+            )  # fmt: skip
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
@@ -214,8 +239,8 @@ def summary_table(results: Mapping[str, Any]) -> str:
 
 CSV_FIELDS = [
     "level", "method", "agent", "seed", "domain", "split", "statistic", "value", "ci_low",
-    "ci_high", "episodes", "mean_return", "std_return", "mean_good_pickups", "mean_bad_pickups",
-    "mean_length",
+    "ci_high", "episodes", "mean_return", "std_return", "score", "mean_good_pickups",
+    "mean_bad_pickups", "mean_length",
 ]  # fmt: skip
 
 
@@ -229,18 +254,27 @@ def csv_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
         rows.append({
             "level": level, "method": method, "agent": agent, "seed": seed, "domain": domain,
             "split": split[domain], "episodes": c["episodes"], "mean_return": c["mean_return"],
-            "std_return": c["std_return"], "mean_good_pickups": c["mean_good_pickups"],
+            "std_return": c["std_return"], "score": c.get("score"), "mean_good_pickups": c["mean_good_pickups"],
             "mean_bad_pickups": c["mean_bad_pickups"], "mean_length": c["mean_length"],
         })  # fmt: skip
 
     for domain, c in results["random"].items():
         cell("random", "random", "random", "", domain, c)
+    for domain, c in (results.get("reference") or {}).items():
+        cell("reference", "reference", "reference", "", domain, c)
     for a in results["agents"]:
         for domain, c in a["domains"].items():
             cell("agent_domain", a["method"], a["name"], a["seed"], domain, c)
-        for stat in ("source_return", "target_return", "transfer_ratio", "generalisation_gap"):
+        for stat in (
+            "source_score",
+            "target_score",
+            "source_return",
+            "target_return",
+            "transfer_ratio",
+            "generalisation_gap",
+        ):
             rows.append({"level": "agent", "method": a["method"], "agent": a["name"], "seed": a["seed"],
-                         "statistic": stat, "value": a[stat]})  # fmt: skip
+                         "statistic": stat, "value": a.get(stat)})  # fmt: skip
     for method, m in results["methods"].items():
         for name, est in m["stats"].items():
             domain, _, stat = name.rpartition("/")
