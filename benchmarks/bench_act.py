@@ -1,10 +1,13 @@
 """Stage 2 throughput and memory, as ratios measured in one run.
 
-- ``act_ppo_vs_raw_env``: PPO on a frozen DARLA encoder's latents (``LatentVecEnv``, default PPO
-  settings, encoding and updates included) ÷ the same vec env stepping random actions with no
-  agent. Target ≥ 0.8.
+- ``act_ppo_vs_raw_env``: PPO on a frozen DARLA encoder's latents (``LatentVecEnv`` and the
+  default ``act.frame_stack``, default PPO settings, encoding and updates included) ÷ the same
+  vec env stepping random actions with no agent. Target ≥ 0.8.
 - ``act_ppo_vs_pixel_ppo``: the same PPO on latents ÷ SB3 PPO with ``CnnPolicy`` (NatureCNN)
-  on the pixels, same env, n_envs and PPO settings. Target ≥ 4.
+  on the pixels, same env, n_envs, frame stack and PPO settings. Target ≥ 4.
+- ``act_stacked_vs_unstacked``: PPO on latents with the default frame stack ÷ the same PPO on
+  one frame's latents (``act.frame_stack=1``), same env: what the stack costs in env steps/s.
+  Target ≥ 0.9.
 - ``dqn_buffer_1m_mb``: resident memory of a process holding DQN on latents with a filled
   1M-transition replay buffer, in MB. Target < 1024.
 
@@ -23,6 +26,7 @@ import torch
 import envs
 from benchmarks.results import figure, vec_steps_per_second
 from darla.agents import LatentVecEnv, make_vec_env
+from darla.agents.env import stack_frames
 from darla.config import compose, to_plain
 from darla.vision import build_model
 
@@ -69,18 +73,25 @@ def run(results: dict, rounds: int = 3) -> None:
 
     act, agent = _act_settings()
     n_envs, vec_env = int(act["n_envs"]), act["vec_env"]
+    stack = int(act["frame_stack"])
     torch.set_num_threads(int(act["threads"]))
     hyper = dict(agent["hyperparams"])
     rollout = n_envs * int(hyper["n_steps"])
     print(
-        f"PPO settings: n_envs={n_envs} ({vec_env}), n_steps={hyper['n_steps']}, threads={act['threads']}"
+        f"PPO settings: n_envs={n_envs} ({vec_env}), n_steps={hyper['n_steps']}, "
+        f"threads={act['threads']}, frame_stack={stack}"
     )
 
-    raw_env = _venv(n_envs, vec_env, int(act["episode_steps"]))
-    latent_env = LatentVecEnv(_venv(n_envs, vec_env, int(act["episode_steps"])), _darla_encoder())
-    pixel_env = _venv(n_envs, vec_env, int(act["episode_steps"]))
+    episode_steps = int(act["episode_steps"])
+    raw_env = _venv(n_envs, vec_env, episode_steps)
+    latent_env = stack_frames(
+        LatentVecEnv(_venv(n_envs, vec_env, episode_steps), _darla_encoder()), stack
+    )
+    single_env = LatentVecEnv(_venv(n_envs, vec_env, episode_steps), _darla_encoder())
+    pixel_env = stack_frames(_venv(n_envs, vec_env, episode_steps), stack)
     spec = policy_spec("latent", agent["policy"], None)
     latent_ppo = PPO("MlpPolicy", latent_env, seed=0, policy_kwargs=policy_kwargs(spec), **hyper)
+    single_ppo = PPO("MlpPolicy", single_env, seed=0, policy_kwargs=policy_kwargs(spec), **hyper)
     pixel_ppo = PPO(
         "CnnPolicy",
         pixel_env,
@@ -91,24 +102,34 @@ def run(results: dict, rounds: int = 3) -> None:
     # warm-up: textures, display lists, first rollout allocations
     vec_steps_per_second(raw_env, n_envs * 20)
     latent_ppo.learn(rollout)
+    single_ppo.learn(rollout)
     pixel_ppo.learn(rollout)
 
-    rates: dict[str, list[float]] = {"raw env": [], "PPO latents": [], "PPO pixels": []}
+    rates: dict[str, list[float]] = {
+        "raw env": [],
+        "PPO latents": [],
+        "PPO latents, 1 frame": [],
+        "PPO pixels": [],
+    }
     for _ in range(rounds):
         rates["raw env"].append(vec_steps_per_second(raw_env, 2 * rollout))
         rates["PPO latents"].append(_learn_rate(latent_ppo, 2 * rollout))
+        rates["PPO latents, 1 frame"].append(_learn_rate(single_ppo, 2 * rollout))
         rates["PPO pixels"].append(_learn_rate(pixel_ppo, rollout))
-    for venv in (raw_env, latent_env, pixel_env):
+    for venv in (raw_env, latent_env, single_env, pixel_env):
         venv.close()
     median = {name: float(np.median(r)) for name, r in rates.items()}
-    print(f"{'contender':<14} {'steps/s':>9}")
+    print(f"{'contender':<22} {'steps/s':>9}")
     for name, rate in median.items():
-        print(f"{name:<14} {rate:9.0f}")
+        print(f"{name:<22} {rate:9.0f}")
     results["act_ppo_vs_raw_env"] = figure(
         median["PPO latents"] / median["raw env"], "ratio", 0.8, True
     )
     results["act_ppo_vs_pixel_ppo"] = figure(
         median["PPO latents"] / median["PPO pixels"], "ratio", 4.0, True
+    )
+    results["act_stacked_vs_unstacked"] = figure(
+        median["PPO latents"] / median["PPO latents, 1 frame"], "ratio", 0.9, True
     )
 
     # In a fresh process, so what the PPO contenders left behind is not counted.

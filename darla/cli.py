@@ -109,11 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser(
         "report",
-        help="merge transfer runs into one comparison report, or vision runs into a score table",
+        help="merge transfer runs into one comparison report, vision runs into a score table, or "
+        "agent runs into learning curves",
         description="`darla report RUN_DIR [RUN_DIR ...]`: every finished transfer run at or under "
         "each folder (runs/transfer/<key>, runs/transfer, a sweep folder), merged into one report; "
         "given vision runs instead (runs/see, a `darla see -m` sweep folder), one table of their "
-        "disentanglement scores per model and hyperparameter, median and range over seeds.",
+        "disentanglement scores per model and hyperparameter, median and range over seeds; given "
+        "agent runs (runs/act/<run>, runs/act), their learning curves per method over seeds.",
     )
     report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="transfer runs or parents")
     report.add_argument("--out", metavar="DIR", help="default: runs/report/<key of the inputs>")
@@ -138,9 +140,16 @@ def _metrics(args: argparse.Namespace) -> None:
 
 
 def _report(args: argparse.Namespace) -> None:
+    from darla.agents.curves import find_agent_runs, write_curves
     from darla.stages.report import run_report
     from darla.stages.vision_report import find_vision_runs, run_vision_report
 
+    agents = find_agent_runs(args.run_dirs)
+    if agents and not _holds_transfer_runs(args.run_dirs):  # learning curves over seeds
+        from pathlib import Path
+
+        write_curves(agents, Path(args.out or "runs/report/curves"))
+        return
     if find_vision_runs(args.run_dirs) and not _holds_transfer_runs(args.run_dirs):
         run_vision_report(args.run_dirs, args.out)  # the disentanglement table of a see sweep
         return

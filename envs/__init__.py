@@ -1,7 +1,8 @@
 """CollectGoodObjects domain-shift environments on MiniWorld, with ground-truth factors.
 
 Importing this package sets up headless rendering (pyglet on Mesa EGL) before MiniWorld loads,
-and registers ``darla/CollectGoodObjects-v0`` with gymnasium.
+and registers ``darla/CollectGoodObjects-v0`` with gymnasium. ``envs.reference`` holds the
+scripted reference policy that plays from the env's privileged state.
 """
 
 from typing import Any
@@ -15,6 +16,7 @@ import gymnasium  # noqa: E402
 from envs.domains import (  # noqa: E402
     DomainError,
     domain_names,
+    factor_values,
     factor_vocabulary,
     get_domain,
     register_domain,
@@ -48,6 +50,7 @@ __all__ = [
     "Shapes2D",
     "domain_names",
     "env_settings",
+    "factor_values",
     "factor_vocabulary",
     "get_domain",
     "make_factor_dataset",

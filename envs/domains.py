@@ -2,19 +2,31 @@
 
 Domains are data (``domains.yaml``). Anything that takes a domain accepts a name, or a mapping of
 factor values with an optional ``base`` domain to start from and an optional ``name``.
+
+A user's domain needs no edit of the package's files: a texture factor takes any texture
+MiniWorld ships (its ``textures`` folder: ``drywall``, ``lava``, ...), and an object colour any
+RGB triple in [0, 1] (``[0.2, 0.9, 0.4]``) as well as a name from ``domains.yaml``. The file's
+factor lists name the values of the named domains and fix their indices (factor datasets, the
+labels stored with collected frames); values outside them are valid all the same.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import importlib.util
+import numbers
 from collections.abc import Mapping, Sequence
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 DomainSpec = str | Mapping[str, Any]
+
+TEXTURE_FACTORS = ("wall_tex", "floor_tex", "ceil_tex")
+COLOR_FACTORS = ("good_color", "bad_color")
 
 
 class DomainError(ValueError):
@@ -22,9 +34,15 @@ class DomainError(ValueError):
 
 
 @functools.cache
-def _catalogue() -> dict[str, Any]:
+def _file() -> dict[str, Any]:
     text = resources.files("envs").joinpath("domains.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    return yaml.safe_load(text)
+
+
+@functools.cache
+def _catalogue() -> dict[str, Any]:
+    """``domains.yaml``, every named domain checked complete and valid."""
+    data = _file()
     for name, factors in data["domains"].items():
         _check_complete(name, factors, data["factors"])
     return data
@@ -90,8 +108,7 @@ def resolve_domain(spec: DomainSpec) -> tuple[str, dict[str, str]]:
     factors = get_domain(base) if base is not None else copy.deepcopy(_catalogue()["defaults"])
     vocabulary = factor_vocabulary()
     for factor, value in spec.items():
-        _check_value(factor, value, vocabulary)
-        factors[factor] = value
+        factors[factor] = _check_value(factor, value, vocabulary)
     if name is None:
         changes = ",".join(f"{k}={v}" for k, v in sorted(spec.items()))
         name = f"{base or 'defaults'}[{changes}]" if changes else (base or "defaults")
@@ -108,8 +125,22 @@ def resolve_domains(specs: DomainSpec | Sequence[DomainSpec]) -> list[tuple[str,
     return resolved
 
 
-def color_rgb(name: str) -> tuple[float, float, float]:
-    return tuple(_catalogue()["colors"][name])
+def color_rgb(value: str | Sequence[float]) -> tuple[float, float, float]:
+    """A colour factor's RGB: a name from ``domains.yaml`` or the triple itself."""
+    if isinstance(value, str):
+        return tuple(_catalogue()["colors"][value])
+    return tuple(float(c) for c in value)
+
+
+@functools.cache
+def miniworld_textures() -> tuple[str, ...]:
+    """The texture names MiniWorld ships (``textures/<name>_1.png``), found without importing it
+    (importing MiniWorld opens a GL window)."""
+    spec = importlib.util.find_spec("miniworld")
+    if spec is None or not spec.submodule_search_locations:
+        return ()
+    folder = Path(next(iter(spec.submodule_search_locations))) / "textures"
+    return tuple(sorted(p.name[: -len("_1.png")] for p in folder.glob("*_1.png")))
 
 
 def light(name: str) -> dict[str, list[float]]:
@@ -120,15 +151,77 @@ def light_position(name: str) -> tuple[float, float, float]:
     return tuple(_catalogue()["light_positions"][name])
 
 
-def _check_value(factor: str, value: Any, vocabulary: Mapping[str, Sequence[str]]) -> None:
+def _check_value(factor: str, value: Any, vocabulary: Mapping[str, Sequence[str]]) -> Any:
+    """The value, validated (and an RGB colour as a list of floats); a one-line error if bad."""
     if factor not in vocabulary:
         raise DomainError(
             f"unknown factor {factor!r}; valid factors: {', '.join(vocabulary)} (plus 'base', 'name')"
         )
-    if value not in vocabulary[factor]:
+    if factor in TEXTURE_FACTORS:
+        return _check_texture(factor, value)
+    if factor in COLOR_FACTORS:
+        return _check_color(factor, value)
+    if not isinstance(value, str) or value not in vocabulary[factor]:
         raise DomainError(
             f"unknown value {value!r} for factor {factor!r}; valid values: {', '.join(vocabulary[factor])}"
         )
+    return value
+
+
+def _check_texture(factor: str, value: Any) -> str:
+    shipped = miniworld_textures()
+    if isinstance(value, str) and (value in shipped or not shipped):
+        return value
+    examples = ", ".join(
+        t for t in ("brick_wall", "drywall", "marble", "wood", "grass") if t in shipped
+    )
+    raise DomainError(
+        f"unknown texture {value!r} for factor {factor!r}: MiniWorld ships no textures/{value}_1.png; "
+        f"it has {len(shipped)}, e.g. {examples} (all: envs.domains.miniworld_textures())"
+    )
+
+
+def _check_color(factor: str, value: Any) -> str | list[float]:
+    names = _file()["colors"]
+    if isinstance(value, str):
+        if value in names:
+            return value
+    elif (
+        isinstance(value, Sequence)
+        and len(value) == 3
+        and all(isinstance(c, numbers.Real) and not isinstance(c, bool) for c in value)
+        and all(0.0 <= float(c) <= 1.0 for c in value)
+    ):
+        return [float(c) for c in value]
+    raise DomainError(
+        f"bad colour {value!r} for factor {factor!r}: use a name ({', '.join(names)}) "
+        "or an RGB triple in [0, 1], e.g. [0.2, 0.9, 0.4]"
+    )
+
+
+def factor_values(
+    domains: Sequence[tuple[str, Mapping[str, Any]]],
+) -> dict[str, tuple[Any, ...]]:
+    """Every factor's values for data from resolved ``domains``: those ``domains.yaml`` names, in
+    its order (so their indices never move), then any other value the domains use (a texture
+    MiniWorld ships, an RGB colour), in the order they first use it."""
+    out = {}
+    for factor, named in factor_vocabulary().items():
+        values = {value_key(v): v for v in named}
+        for _, factors in domains:
+            values.setdefault(value_key(factors[factor]), factors[factor])
+        out[factor] = tuple(values.values())
+    return out
+
+
+def value_index(values: Sequence[Any], value: Any) -> int:
+    """Where ``value`` sits in ``values`` (an RGB list matches its tuple or list)."""
+    return [value_key(v) for v in values].index(value_key(value))
+
+
+def value_key(value: Any) -> Any:
+    """A hashable stand-in for a factor value (an RGB list becomes a tuple)."""
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _check_complete(

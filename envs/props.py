@@ -2,8 +2,9 @@
 
 MiniWorld's step rate falls with the number of meshes drawn per frame (a ``Ball`` mesh has
 thousands of triangles). These props have at most a few dozen faces, any RGB colour, and are
-static, so the environment compiles them into its per-episode display list: drawing eight of
-them costs about as much as drawing none.
+static, so the environment compiles them into its per-episode display list: drawing twenty of
+them costs about as much as drawing none. Each shape is itself compiled once per process (see
+:func:`mesh_list`), so recompiling the episode's list after a pickup is cheap too.
 """
 
 from __future__ import annotations
@@ -14,15 +15,20 @@ import math
 from miniworld.entity import Entity
 from miniworld.opengl import drawBox
 from pyglet.gl import (
+    GL_COMPILE,
     GL_CULL_FACE,
     GL_QUADS,
     GL_TEXTURE_2D,
     GL_TRIANGLES,
     glBegin,
+    glCallList,
     glColor3f,
     glDisable,
     glEnable,
     glEnd,
+    glEndList,
+    glGenLists,
+    glNewList,
     glNormal3f,
     glPopMatrix,
     glPushMatrix,
@@ -32,6 +38,10 @@ from pyglet.gl import (
 )
 
 SHAPES = ("box", "cylinder", "cone", "diamond")
+SIZE = 0.6  # metres: width of every prop
+# One collision radius for every shape (the box's): a layout then depends on the seed alone, not
+# on which shapes a domain uses, so source and target episodes pair up.
+RADIUS = SIZE / 2 * math.sqrt(2)
 _SIDES = 12
 
 
@@ -39,7 +49,7 @@ class Prop(Entity):
     """A good or bad object: a shape, a colour and a role that decides the reward."""
 
     def __init__(
-        self, shape: str, rgb: tuple[float, float, float], role: str, size: float = 0.6
+        self, shape: str, rgb: tuple[float, float, float], role: str, size: float = SIZE
     ) -> None:
         super().__init__()
         if shape not in SHAPES:
@@ -48,14 +58,17 @@ class Prop(Entity):
         self.rgb = tuple(float(c) for c in rgb)
         self.role = role
         self.size = size
-        # One collision radius for every shape (the box's): a layout then depends on the seed
-        # alone, not on which shapes a domain uses, so source and target episodes pair up.
-        self.radius = size / 2 * math.sqrt(2)
+        self.radius = RADIUS * size / SIZE
         self.height = size * 1.2
+        self._mesh: int | None = None
 
     @property
     def is_static(self) -> bool:
         return True
+
+    def prepare(self) -> None:
+        """Compile this prop's shape (once per process); call it outside any ``glNewList``."""
+        self._mesh = mesh_list(self.shape, self.size)
 
     def render(self) -> None:
         glDisable(GL_TEXTURE_2D)
@@ -65,17 +78,45 @@ class Prop(Entity):
         glPushMatrix()
         glTranslatef(*self.pos)
         glRotatef(self.dir * (180 / math.pi), 0, 1, 0)
-        half, height = self.size / 2, self.height
-        if self.shape == "box":
-            drawBox(x_min=-half, x_max=half, y_min=0, y_max=height, z_min=-half, z_max=half)
-        elif self.shape == "cylinder":
-            _draw_cylinder(half, height)
-        elif self.shape == "cone":
-            _draw_cone(half, height)
+        if self._mesh is None:
+            _draw_shape(self.shape, self.size)
         else:
-            _draw_diamond(half, height)
+            glCallList(self._mesh)
         glPopMatrix()
         glEnable(GL_CULL_FACE)
+
+
+_MESH_LISTS: dict[tuple[str, float], int] = {}
+
+
+def mesh_list(shape: str, size: float) -> int:
+    """A display list drawing ``shape`` at the origin, compiled the first time it is asked for.
+
+    The GL contexts of one process share display lists, so one list per shape serves every env.
+    Never list 1: MiniWorld's own envs compile their scene into list 1 without reserving it.
+    """
+    key = (shape, float(size))
+    if key not in _MESH_LISTS:
+        mesh = glGenLists(1)
+        if mesh == 1:
+            mesh = glGenLists(1)
+        glNewList(mesh, GL_COMPILE)
+        _draw_shape(shape, size)
+        glEndList()
+        _MESH_LISTS[key] = mesh
+    return _MESH_LISTS[key]
+
+
+def _draw_shape(shape: str, size: float) -> None:
+    half, height = size / 2, size * 1.2
+    if shape == "box":
+        drawBox(x_min=-half, x_max=half, y_min=0, y_max=height, z_min=-half, z_max=half)
+    elif shape == "cylinder":
+        _draw_cylinder(half, height)
+    elif shape == "cone":
+        _draw_cone(half, height)
+    else:
+        _draw_diamond(half, height)
 
 
 def _ring(radius: float) -> list[tuple[float, float]]:

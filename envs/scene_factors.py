@@ -26,18 +26,25 @@ LAYOUT_FACTORS = ("agent_yaw", "good_lane", "bad_lane")
 
 def varying_domain_factors(
     domains: DomainSpec | Sequence[DomainSpec],
-) -> dict[str, tuple[str, ...]]:
+) -> dict[str, tuple[object, ...]]:
     """The domain factors whose value differs among ``domains``, each with the values used.
 
-    Factors and values come in vocabulary order. No environment is built, so callers can learn a
-    factor dataset's factors (``(*this, *LAYOUT_FACTORS)``) before paying for rendering.
+    The values come from the domains themselves, so a user's domain with a texture or a colour
+    outside ``domains.yaml`` is a factor dataset like any other. Values the file names come in
+    its order, as before; others follow, in the order the domains first use them. No environment
+    is built, so callers can learn a factor dataset's factors (``(*this, *LAYOUT_FACTORS)``)
+    before paying for rendering.
     """
     resolved = domain_catalogue.resolve_domains(domains)
     varying = {}
-    for factor, values in domain_catalogue.factor_vocabulary().items():
-        used = {factors[factor] for _, factors in resolved}
+    for factor, named in domain_catalogue.factor_vocabulary().items():
+        used: dict[object, object] = {}  # hashable key -> value, in first-use order
+        for _, factors in resolved:
+            used.setdefault(domain_catalogue.value_key(factors[factor]), factors[factor])
         if len(used) > 1:
-            varying[factor] = tuple(v for v in values if v in used)
+            rank = {value: i for i, value in enumerate(named)}
+            order = sorted(used, key=lambda key: rank.get(key, len(rank)))  # stable: first use
+            varying[factor] = tuple(used[key] for key in order)
     return varying
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import vision_models
 
 from darla.config import compose
 from darla.manifest import write_manifest
 from darla.vision import save_model
+from darla.vision.code_stats import CODE_STATS, code_statistics, write_code_stats
 
 SIZE = vision_models.SIZE
 FROZEN_VISION = ("darla", "beta_vae", "vae", "dae")
@@ -24,13 +26,21 @@ _CODE_SIZE = {"dae": "bottleneck_dim"}
 
 
 def vision_run(root: Path, name: str, *, finished: bool = True, seed: int = 0) -> Path:
-    """A folder that looks like a finished `darla see` run holding an untrained tiny model."""
+    """A folder that looks like a finished `darla see` run holding an untrained tiny model and,
+    as `darla see` writes them, its codes' statistics (here over a few Shapes2D frames)."""
     run = Path(root) / "see" / f"{name}-test{seed}"
     run.mkdir(parents=True, exist_ok=True)
-    save_model(tiny_model(name, seed), run)
+    model = tiny_model(name, seed)
+    save_model(model, run)
+    write_code_stats(run / CODE_STATS, fixture_code_stats(model, seed))
     if finished:
         write_manifest(run, stage="see", config={"vision": {"name": name}}, inputs={})
     return run
+
+
+def fixture_code_stats(model, seed: int = 0):
+    frames, _ = vision_models.shapes_data(16, seed)
+    return code_statistics(model, frames, np.arange(len(frames)))
 
 
 def act_config(

@@ -95,6 +95,7 @@ def test_random_and_pixels_take_no_vision_run(tmp_path) -> None:
         ("act.eval_episodes=0", "act.eval_episodes=0: use a whole number >= 1"),
         ("act.eval_every=-1", "act.eval_every=-1: use a whole number >= 0"),
         ("act.episode_steps=2.5", "act.episode_steps=2.5: use a whole number >= 1"),
+        ("act.frame_stack=0", "act.frame_stack=0: use a whole number >= 1"),
         ("act.threads=true", "act.threads=True: use a whole number >= 1"),
         ("seed=-1", "seed=-1: use a whole number >= 0"),
     ],

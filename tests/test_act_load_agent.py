@@ -1,4 +1,8 @@
-"""`load_agent(run).predict` acts on raw pixels whatever the representation it was trained on."""
+"""`load_agent(run).predict` acts on raw pixels whatever the representation it was trained on.
+
+The agents here stack 4 observations (act.frame_stack's default): a fresh agent's first
+``predict`` sees what a fresh VecFrameStack shows the model, zeros then the observation. Whole
+episodes through the history are in test_agents_memory.py."""
 
 from __future__ import annotations
 
@@ -11,13 +15,23 @@ from darla.agents import LatentVecEnv, load_agent, make_vec_env
 from darla.errors import DarlaError
 from darla.stages.act import run_act
 from darla.vision import load_model
+from darla.vision.code_stats import CODE_STATS, read_code_stats
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+STACK = 4
+
+
+def first_stack(observed: np.ndarray) -> np.ndarray:
+    """What VecFrameStack shows at an episode's first step: K - 1 zero slots, then ``observed``."""
+    pad = np.zeros((*observed.shape[:-1], observed.shape[-1] * (STACK - 1)), observed.dtype)
+    return np.concatenate([pad, observed], axis=-1)
 
 
 def frames_and_latents(vision, n: int = 4):
+    """Frames and the latents act's envs show for them (standardised, act.standardise_codes)."""
     venv = make_vec_env(envs.source_domains(), n, 123, {"obs_size": SIZE, "max_episode_steps": 20})
-    wrapped = LatentVecEnv(venv, load_model(vision))
+    model = load_model(vision)
+    wrapped = LatentVecEnv(venv, model, read_code_stats(vision / CODE_STATS, model.latent_dim))
     latents = wrapped.reset()
     for _ in range(5):
         latents, *_ = wrapped.step(np.array([2, 0, 1, 2][:n]))
@@ -33,10 +47,11 @@ def test_predict_on_pixels_equals_model_action_on_wrapper_latents(tmp_path, agen
         act_config(tmp_path, "darla", agent=agent, vision=vision, steps=80), progress=False
     )
     frames, latents = frames_and_latents(vision)
-    expected, _ = result.model.predict(latents, deterministic=True)
+    expected, _ = result.model.predict(first_stack(latents), deterministic=True)
     loaded = load_agent(result.run_dir)
     assert loaded.representation == "darla" and loaded.algo == agent
     np.testing.assert_array_equal(loaded.predict(frames), expected)
+    loaded.reset()  # one frame is a batch of one row, a new episode again
     assert loaded.predict(frames[0]) == int(expected[0])
     np.testing.assert_array_equal(loaded.observe(frames), latents)
 
@@ -50,10 +65,10 @@ def test_predict_for_representations_that_carry_their_own_encoder(tmp_path, repr
     venv.close()
     loaded = load_agent(result.run_dir)
     if representation == "random":
-        expected, _ = result.model.predict(loaded.observe(frames), deterministic=True)
+        expected, _ = result.model.predict(first_stack(loaded.observe(frames)), deterministic=True)
         assert (result.run_dir / "random_encoder" / "model.safetensors").is_file()
-    else:
-        expected, _ = result.model.predict(frames, deterministic=True)  # SB3 transposes HWC itself
+    else:  # SB3 transposes the HWC stack [N, H, W, 3K] itself
+        expected, _ = result.model.predict(first_stack(frames), deterministic=True)
     np.testing.assert_array_equal(loaded.predict(frames), expected)
 
 
@@ -87,5 +102,5 @@ def test_the_vision_run_representation_takes_any_model_and_is_named_after_it(tmp
     result = run_act(act_config(tmp_path, "vision_run", vision=vision, steps=40), progress=False)
     assert result.run_dir.name.startswith("vae-ppo-")
     frames, latents = frames_and_latents(vision)
-    expected, _ = result.model.predict(latents, deterministic=True)
+    expected, _ = result.model.predict(first_stack(latents), deterministic=True)
     np.testing.assert_array_equal(load_agent(result.run_dir).predict(frames), expected)

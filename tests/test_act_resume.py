@@ -1,5 +1,6 @@
 """An interrupted `darla act` resumes from its last checkpoint and ends where an uninterrupted run
-ends: the same step count, the same buffer contents, the same weights."""
+ends: the same step count, the same buffer contents, the same weights, with a frame stack, with
+an LSTM, and when the checkpoint finds sub-envs in the middle of their episodes."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from act_fixtures import act_config, vision_run
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
+from test_agents_memory import recurrent_config
 
 from darla.agents.checkpoints import latest_checkpoint, load_state, save_state
 from darla.errors import DarlaError
@@ -45,19 +47,18 @@ def params_equal(a, b) -> None:
         assert torch.equal(sa[key], sb[key]), key
 
 
-@pytest.mark.parametrize("agent", ["ppo", "dqn"])
-def test_resume_matches_an_uninterrupted_run(tmp_path, agent) -> None:
-    vision = vision_run(tmp_path, "darla")
-    whole = run_act(
-        act_config(tmp_path / "whole", "darla", agent=agent, vision=vision), progress=False
-    )
+def check_resume(tmp_path, config, agent: str) -> dict:
+    """Train ``config(root)`` in one go and again cut at step 100 then resumed; both end alike.
+    Returns the env state the resumed run restarted from (its checkpoint's env.json)."""
+    whole = run_act(config(tmp_path / "whole"), progress=False)
     assert whole.finished and whole.num_timesteps == 160
 
-    cfg = act_config(tmp_path / "cut", "darla", agent=agent, vision=vision)
+    cfg = config(tmp_path / "cut")
     cut = run_act(cfg, progress=False, callbacks=[StopAt(100)])
     assert not cut.finished and not is_finished(cut.run_dir)
     checkpoint = latest_checkpoint(cut.run_dir)
     assert checkpoint is not None and 0 < checkpoint["num_timesteps"] <= 100
+    env_state = json.loads((checkpoint["path"] / "env.json").read_text())
     resumed = run_act(cfg, progress=False)
     assert resumed.finished and resumed.num_timesteps == 160 and resumed.run_dir == cut.run_dir
     assert resumed.model.num_timesteps == whole.model.num_timesteps
@@ -81,10 +82,67 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, agent) -> None:
         )
         buffers_equal(resumed.model.rollout_buffer, whole.model.rollout_buffer, names)
     params_equal(resumed.model, whole.model)
+    np.testing.assert_array_equal(resumed.model._last_obs, whole.model._last_obs)
+    if agent == "recurrent_ppo":
+        for a, b in zip(
+            (*resumed.model._last_lstm_states.pi, *resumed.model._last_lstm_states.vf),
+            (*whole.model._last_lstm_states.pi, *whole.model._last_lstm_states.vf),
+            strict=True,
+        ):
+            assert torch.equal(a, b)
+    # SB3's episode statistics went on as if never cut (the wall-clock times aside)
+    assert [(e["r"], e["l"]) for e in resumed.model.ep_info_buffer] == [
+        (e["r"], e["l"]) for e in whole.model.ep_info_buffer
+    ]
     # a finished run keeps one checkpoint, its last, for a longer run to continue from; DQN,
     # whose ε schedule follows the total, cannot continue and keeps none
     kept = [p.name for p in (cut.run_dir / "checkpoints").glob("step_*")]
     assert kept == ([] if agent == "dqn" else ["step_160"])
+    return env_state
+
+
+@pytest.mark.parametrize("agent", ["ppo", "dqn"])
+def test_resume_matches_an_uninterrupted_run(tmp_path, agent) -> None:
+    vision = vision_run(tmp_path, "darla")
+    check_resume(
+        tmp_path, lambda root: act_config(root, "darla", agent=agent, vision=vision), agent
+    )
+
+
+@pytest.mark.parametrize(
+    ("agent", "representation"),
+    [("ppo", "darla"), ("dqn", "darla"), ("recurrent_ppo", "darla"), ("ppo", "darla_ft")],
+)
+def test_resume_in_the_middle_of_episodes_matches_an_uninterrupted_run(
+    tmp_path, agent, representation
+) -> None:
+    """Episodes of 15 steps against rollouts of 20 (PPO) or 4 (DQN) steps per env: the
+    checkpoint at step 80 finds each sub-env 10 steps into its third episode, its frame stack
+    (latents, or frames for darla_ft) and monitor part-filled, the LSTM mid-sequence."""
+    vision = vision_run(tmp_path, "darla")
+
+    def config(root):
+        extra = ("act.episode_steps=15",)
+        if agent == "recurrent_ppo":
+            return recurrent_config(root, representation, *extra, vision=vision)
+        return act_config(root, representation, *extra, agent=agent, vision=vision)
+
+    env_state = check_resume(tmp_path, config, agent)
+    assert [len(sub["actions"]) for sub in env_state["sub_envs"]] == [10, 10]
+    assert [sub["episode"] for sub in env_state["sub_envs"]] == [2, 2]
+
+
+def test_a_resume_whose_env_replays_otherwise_is_refused(tmp_path, monkeypatch) -> None:
+    """The replay ends on the frame the checkpoint saw, or the run stops: an env whose code
+    changed since would otherwise resume into another episode than the one it recorded."""
+    from darla.agents.env import EpisodeSeeds
+
+    vision = vision_run(tmp_path, "darla")
+    cfg = act_config(tmp_path, "darla", "act.episode_steps=15", vision=vision)
+    run_act(cfg, progress=False, callbacks=[StopAt(100)])
+    monkeypatch.setattr(EpisodeSeeds, "episode_seed", lambda self, episode: 12345)
+    with pytest.raises(DarlaError, match=r"replayed episode 2 \(10 actions\) to another frame"):
+        run_act(cfg, progress=False)
 
 
 @pytest.mark.parametrize("algo", [PPO, DQN])
@@ -103,7 +161,7 @@ def test_a_fresh_model_loads_every_counter_and_state_a_checkpoint_saved(tmp_path
 
     trained = build()
     trained.learn(70)
-    save_state(trained, tmp_path / "step_70", episode=3)
+    save_state(trained, tmp_path / "step_70")
     resumed = build()
     load_state(resumed, tmp_path / "step_70")
     for name in (
@@ -145,7 +203,14 @@ def test_a_checkpoint_holds_no_pickle_and_a_corrupt_file_is_a_one_line_error(tmp
     for folder in folders:
         files = sorted(folder.iterdir())
         names = [f.name for f in files]
-        assert names == ["algorithm.json", "policy.pt", "replay_buffer.npz", "rng.json"]
+        assert names == [
+            "algorithm.json",
+            "env.json",
+            "env_state.npz",
+            "policy.pt",
+            "replay_buffer.npz",
+            "rng.json",
+        ]
         for file in files:  # every file reads back without unpickling anything
             if file.suffix == ".pt":
                 assert "policy" in torch.load(file, weights_only=True)
@@ -169,7 +234,6 @@ def test_a_checkpoint_holds_no_pickle_and_a_corrupt_file_is_a_one_line_error(tmp
     shutil.rmtree(checkpoint["path"])
     previous = latest_checkpoint(cut.run_dir)
     assert previous["folder"] == "step_40" and previous["num_timesteps"] == 40
-    assert previous["episode"] == 1
 
 
 @pytest.mark.parametrize("agent", ["ppo", "dqn"])

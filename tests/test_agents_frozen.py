@@ -156,3 +156,64 @@ def test_extractor_refuses_an_encoder_of_another_frame_size(tmp_path) -> None:
         DarlaFeaturesExtractor(spaces.Box(0, 255, (3, 64, 64), np.uint8), vision=str(run))
     with pytest.raises(DarlaError, match=r"act\.obs_size=32"):
         LatentVecEnv(make_vec_env(["A_room1"], 1, 0, {"obs_size": 64}), load_model(run))
+
+
+@pytest.mark.parametrize("agent", ["ppo", "dqn"])
+def test_a_stacked_agent_leaves_the_frozen_encoder_bit_identical(tmp_path, agent) -> None:
+    """Four stacked frames through the frozen extractor, and four stacked latents of the
+    wrapper: the encoder stays as it was loaded in both."""
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    run = vision_run(tmp_path, "darla")
+    before = snapshot(load_model(run))
+    pixels = VecFrameStack(pixel_env(), 4, channels_order="last")
+    extractor = {"features_extractor_class": DarlaFeaturesExtractor,
+                 "features_extractor_kwargs": {"vision": str(run)}}  # fmt: skip
+    if agent == "ppo":
+        model = PPO("CnnPolicy", pixels, n_steps=16, batch_size=16, n_epochs=2, seed=0,
+                    policy_kwargs={**extractor, "ortho_init": True})  # fmt: skip
+        extractors = [extractor_of(model.policy)]
+    else:
+        model = DQN("CnnPolicy", pixels, buffer_size=500, learning_starts=16, batch_size=8,
+                    train_freq=2, target_update_interval=8, seed=0, policy_kwargs=extractor)  # fmt: skip
+        extractors = [extractor_of(model.policy.q_net), extractor_of(model.policy.q_net_target)]
+    assert all(e.features_dim == 4 * 6 and e.frames == 4 for e in extractors)
+    encoders = [e.vision_model for e in extractors]
+    for encoder in encoders:
+        assert_identical(encoder, before)  # ortho_init did not re-initialise it
+    model.learn(64)
+    model.policy.set_training_mode(True)
+    optimised = {id(p) for group in model.policy.optimizer.param_groups for p in group["params"]}
+    for encoder in encoders:
+        assert_identical(encoder, before)
+        assert not encoder.training and not {id(p) for p in encoder.parameters()} & optimised
+    pixels.close()
+
+    latent_encoder = load_model(run)
+    latents = VecFrameStack(LatentVecEnv(pixel_env(), latent_encoder), 4)
+    PPO("MlpPolicy", latents, n_steps=16, batch_size=16, seed=0).learn(64)
+    assert_identical(latent_encoder, before)
+    latents.close()
+
+
+def test_stacked_extractor_features_equal_stacked_wrapper_latents(tmp_path) -> None:
+    """The extractor encodes K stacked frames one by one, oldest first: the layout of a frame
+    stack over the wrapper's latents. Only the padding of an episode's first K - 1 steps
+    differs: black frames (whose μ is not 0) there, zero latents here."""
+    from stable_baselines3.common.vec_env import VecFrameStack, VecTransposeImage
+
+    run = vision_run(tmp_path, "darla")
+    latents_env = VecFrameStack(LatentVecEnv(pixel_env(), load_model(run)), 4)
+    pixels_env = VecTransposeImage(VecFrameStack(pixel_env(), 4, channels_order="last"))
+    latents, frames = latents_env.reset(), pixels_env.reset()
+    extractor = DarlaFeaturesExtractor(pixels_env.observation_space, vision=str(run))
+    for step in range(4):
+        features = extractor(torch.as_tensor(frames).float() / 255).detach().numpy()
+        assert features.shape == latents.shape == (2, 24)
+        seen = (step + 1) * 6  # the newest step + 1 slots hold this episode's frames
+        np.testing.assert_allclose(features[:, -seen:], latents[:, -seen:], rtol=0, atol=1e-6)
+        assert not latents[:, :-seen].any()
+        action = np.array([2, 1])
+        latents, frames = latents_env.step(action)[0], pixels_env.step(action)[0]
+    latents_env.close()
+    pixels_env.close()

@@ -185,3 +185,118 @@ def test_works_in_subprocvecenv_with_forkserver():
         np.testing.assert_array_equal(obs[0], frame)
         assert infos[0]["domain"] in envs.source_domains()
     vec.close()
+
+
+def test_defaults_follow_the_dmlab_levels_shape():
+    """10 good and 10 bad objects and the agent on distinct cells of a grid; end at 10 pickups."""
+    settings = envs.env_settings()
+    assert (settings["num_good"], settings["num_bad"], settings["end_after_pickups"]) == (
+        10,
+        10,
+        10,
+    )
+    env = CollectGoodObjects(obs_size=32)
+    env.reset(seed=0)
+    state = env.privileged_state()
+    assert state.good_pos.shape == (10, 2) and state.bad_pos.shape == (10, 2)
+    cell = env.room_size / settings["spawn_grid"]
+    points = np.concatenate([state.good_pos, state.bad_pos, state.agent_pos[None]])
+    index = points / cell - 0.5
+    np.testing.assert_allclose(index, np.round(index), atol=1e-9)  # on cell centres
+    assert len({tuple(p) for p in np.round(index).astype(int)}) == 21  # all distinct
+    env.close()
+
+
+def _line_of_objects(**settings):
+    env = CollectGoodObjects(obs_size=32, **settings)
+    layout = {
+        "agent_pos": (0.1, 0.5),
+        "agent_yaw_deg": 0.0,
+        "bad": [(0.3, 0.5)],
+        "good": [(0.55, 0.5), (0.8, 0.5)],
+    }
+    env.reset(seed=0, options={"layout": layout})
+    return env
+
+
+def _walk_forward(env, steps):
+    out = []
+    for _ in range(steps):
+        _, reward, terminated, truncated, info = env.step(env.actions.move_forward)
+        out.append((reward, terminated, truncated, info["good_pickups"] + info["bad_pickups"]))
+        if terminated or truncated:
+            break
+    return out
+
+
+def test_episode_ends_at_the_nth_pickup_of_any_object():
+    env = _line_of_objects(end_after_pickups=2)
+    steps = _walk_forward(env, 40)
+    reward, terminated, truncated, pickups = steps[-1]
+    assert terminated and not truncated and pickups == 2 and reward == 1.0
+    assert sum(r for r, *_ in steps) == 0.0  # the bad one, then a good one
+    assert not any(t for _, t, *_ in steps[:-1])
+    env.close()
+
+
+@pytest.mark.parametrize("off", [0, None])
+def test_no_early_end_when_the_setting_is_off(off):
+    env = _line_of_objects(end_after_pickups=off, max_episode_steps=30)
+    steps = _walk_forward(env, 40)
+    assert steps[-1][3] == 3  # all three picked up
+    assert not any(t for _, t, *_ in steps) and steps[-1][2]  # only the time limit ends it
+    env.close()
+
+
+def test_privileged_state_is_the_true_state_and_the_same_in_every_domain():
+    states = []
+    for name in envs.domain_names():
+        env = CollectGoodObjects(domain=name, obs_size=32)
+        env.reset(seed=9)
+        for action in ACTIONS[:25]:
+            env.step(int(action))
+        state = env.privileged_state()
+        props = [e for e in env.entities if getattr(e, "role", None)]
+        assert len(state.good_pos) + len(state.bad_pos) == len(props)
+        np.testing.assert_allclose(state.agent_pos, env.agent.pos[[0, 2]])
+        assert state.agent_dir == env.agent.dir
+        states.append(state)
+        env.close()
+    for state in states[1:]:
+        for field in ("agent_pos", "good_pos", "bad_pos"):
+            np.testing.assert_array_equal(getattr(state, field), getattr(states[0], field))
+        assert state.agent_dir == states[0].agent_dir
+
+
+def test_pickup_removes_the_object_from_the_privileged_state():
+    env = _line_of_objects()
+    before = env.privileged_state()
+    _walk_forward(env, 6)  # reaches the bad object first
+    after = env.privileged_state()
+    assert len(before.bad_pos) == 1 and len(after.bad_pos) == 0
+    assert len(after.good_pos) == 2
+    env.close()
+
+
+def test_a_users_domain_with_an_unlisted_texture_and_an_rgb_colour_renders():
+    mine = {"base": "A_room1", "wall_tex": "drywall", "good_color": [0.2, 0.9, 0.4]}
+    env = CollectGoodObjects(domain=mine, obs_size=32)
+    obs, info = env.reset(seed=3)
+    assert info["factors"]["wall_tex"] == "drywall"
+    assert info["factors"]["good_color"] == [0.2, 0.9, 0.4]
+    reference, _ = env.reset(seed=3, options={"domain": "A_room1"})
+    assert np.abs(obs.astype(int) - reference.astype(int)).mean() > 1.0
+    env.close()
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"spawn_grid": 4}, "16 cells for 10 \\+ 10 objects"),
+        ({"spawn_grid": 12, "room_size": 6}, "narrower than an object"),
+        ({"end_after_pickups": -1}, "end_after_pickups must be >= 0"),
+    ],
+)
+def test_bad_task_settings_fail_clearly(settings, message):
+    with pytest.raises(ValueError, match=message):
+        CollectGoodObjects(**settings)

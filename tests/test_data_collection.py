@@ -103,3 +103,19 @@ def test_an_untouched_folder_is_not_hashed_again_a_touched_file_is(
     (copy / "factors.npy").touch()  # same bytes, new time: hashed, and accepted
     open_frames(copy)
     assert hashed == [copy / "factors.npy"]
+
+
+def test_a_users_domain_with_a_new_texture_and_colour_is_collected(tmp_path):
+    mine = {"base": "A_room1", "wall_tex": "drywall", "good_color": [0.2, 0.9, 0.4], "name": "mine"}
+    config = CollectionConfig(**{**SMALL, "num_frames": 40}, domains=(mine,))
+    data = open_frames(collect(config, tmp_path, progress=False))
+    values = data.meta["factor_values"]
+    assert values["wall_tex"][: len(envs.factor_vocabulary()["wall_tex"])] == list(
+        envs.factor_vocabulary()["wall_tex"]
+    )  # the named values keep their indices; the new ones follow
+    column = data.meta["factor_names"].index  # the factor columns' order
+    walls = {values["wall_tex"][i] for i in data.factors[:, column("wall_tex")]}
+    greens = {tuple(values["good_color"][i]) if isinstance(values["good_color"][i], list)
+              else values["good_color"][i]
+              for i in data.factors[:, column("good_color")]}  # fmt: skip
+    assert "drywall" in walls and (0.2, 0.9, 0.4) in greens

@@ -53,7 +53,12 @@ def test_mapping_starts_from_base_and_validates():
     [
         ("C_room9", "valid domains: A_room1"),
         ({"wall_colour": "red"}, "valid factors: wall_tex"),
-        ({"wall_tex": "lava"}, "valid values: brick_wall"),
+        ({"wall_tex": "lava_floor"}, "MiniWorld ships no textures/lava_floor_1.png"),
+        ({"floor_tex": 3}, "unknown texture 3 for factor 'floor_tex'"),
+        ({"good_color": "chartreuse"}, r"bad colour 'chartreuse' .*RGB triple in \[0, 1\]"),
+        ({"bad_color": [0.2, 1.4, 0.0]}, "bad colour"),
+        ({"bad_color": [0.2, 0.4]}, "bad colour"),
+        ({"good_shape": "sphere"}, "valid values: cylinder"),
         ({"base": "nope"}, "unknown domain 'nope'"),
         (3, "a domain is a name or a mapping"),
     ],
@@ -70,3 +75,31 @@ def test_register_domain_names_a_mapping(monkeypatch):
     assert envs.get_domain("test_marble_room")["wall_tex"] == "marble"
     with pytest.raises(DomainError, match="already defined"):
         envs.register_domain("A_room1", {})
+
+
+def test_a_users_domain_takes_any_miniworld_texture_and_any_rgb_colour():
+    """A target a user writes needs no edit of domains.yaml (an installed package's file)."""
+    assert {"drywall", "lava", "brick_wall"} <= set(envs.domains.miniworld_textures())
+    assert "drywall" not in envs.factor_vocabulary()["wall_tex"]
+    name, factors = resolve_domain(
+        {"base": "A_room1", "wall_tex": "drywall", "good_color": (0.2, 0.9, 0.4), "name": "mine"}
+    )
+    assert name == "mine"
+    assert factors["wall_tex"] == "drywall"
+    assert factors["good_color"] == [0.2, 0.9, 0.4]  # normalised: JSON round trips unchanged
+    assert envs.domains.color_rgb(factors["good_color"]) == (0.2, 0.9, 0.4)
+    assert envs.domains.color_rgb("green") == (0.15, 0.75, 0.2)
+
+
+def test_bad_texture_error_is_one_line_naming_textures_that_exist():
+    with pytest.raises(DomainError) as error:
+        resolve_domain({"wall_tex": "plaster"})
+    message = str(error.value)
+    assert "\n" not in message
+    assert "drywall" in message and "miniworld_textures()" in message
+
+
+def test_factor_indices_of_named_values_are_unchanged():
+    vocabulary = envs.factor_vocabulary()
+    assert vocabulary["wall_tex"][:2] == ("brick_wall", "wood_planks")
+    assert vocabulary["good_color"][:2] == ("green", "blue")

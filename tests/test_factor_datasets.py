@@ -101,3 +101,20 @@ def test_render_cache_returns_what_a_fresh_render_gives(make):
     factors[20:] = factors[:20]  # repeats come from the cache
     np.testing.assert_array_equal(cached.render(factors), uncached.render(factors))
     np.testing.assert_array_equal(cached.render(factors[::-1]), uncached.render(factors[::-1]))
+
+
+def test_factor_values_come_from_the_domains_given_even_outside_domains_yaml():
+    """A user's target with a new texture and an RGB colour can be rendered and scored."""
+    mine = {"base": "A_room1", "wall_tex": "drywall", "good_color": [0.2, 0.9, 0.4]}
+    dataset = envs.make_factor_dataset(["A_room1", mine, "B_room2"], obs_size=32)
+    values = dict(zip(dataset.factor_names, dataset.factor_values, strict=True))
+    # named values keep domains.yaml's order; new ones follow in the order first used
+    assert values["wall_tex"] == ("brick_wall", "wood_planks", "drywall")
+    assert values["good_color"] == ("green", "blue", [0.2, 0.9, 0.4])
+    base = np.zeros((1, len(dataset.factor_sizes)), dtype=np.int64)
+    for name in ("wall_tex", "good_color"):
+        new = base.copy()
+        new[0, dataset.factor_names.index(name)] = 2
+        assert not np.array_equal(dataset.render(new), dataset.render(base)), name
+        assert dataset.factors_to_domain(new[0])[name] == values[name][2]
+    dataset.close()

@@ -180,7 +180,7 @@ def test_cli_prints_the_summary_then_the_report_path(transfers, capsys, tmp_path
     assert main(["report", str(transfers["a"]), str(transfers["b"]), "--out", str(out)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1] == f"report: {out / 'report.html'}"
-    assert lines[-2].startswith("random policy") and lines[0].startswith("method")
+    assert lines[-2].startswith("reference policy") and lines[0].startswith("method")
 
 
 def test_a_folder_that_is_not_a_report_is_never_written_into(transfers) -> None:

@@ -79,7 +79,7 @@ def test_changed_agent_setting_reruns_act_and_transfer_only(first, capsys) -> No
     assert [o.stage for o in changed.ran()] == ["act", "act", "transfer"]
     assert changed.outcomes[0].run_dir == result.outcomes[0].run_dir  # the vision module
     out = capsys.readouterr().out
-    assert "agent.hyperparams.learning_rate 0.0003 -> 0.001" in out  # says why it re-runs
+    assert "agent.hyperparams.learning_rate 0.00025 -> 0.001" in out  # says why it re-runs
 
 
 @pytest.mark.slow

@@ -95,9 +95,8 @@ def test_report_is_self_contained_and_printed_last(finished, capsys) -> None:
     assert again.reused and again.run_dir == result.run_dir
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1] == f"report: {result.run_dir / 'report.html'}"
-    assert lines[-2].startswith("random policy") and any(
-        line.startswith("beta_vae") for line in lines
-    )
+    assert lines[-3].startswith("random policy") and lines[-2].startswith("reference policy")
+    assert any(line.startswith("beta_vae") for line in lines)
 
 
 def test_interrupted_evaluation_resumes_without_rerunning_finished_cells(finished, capsys) -> None:
@@ -182,3 +181,24 @@ def test_bad_input_is_one_line(runs, tmp_path, overrides, runs_arg, message) -> 
     with pytest.raises(DarlaError) as error:
         run_transfer(transfer_config(tmp_path, *overrides), paths, progress=False)
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_transfer_scores_the_policy_whose_curve_act_drew(runs) -> None:
+    # act evaluated each agent with transfer's loop, rule and seeds (act.eval_seed=0,
+    # act.eval_episodes=1 in every source domain): transfer on those episodes gives its numbers
+    root, agents = runs
+    cfg = transfer_config(
+        root, "episodes=1", "transfer.seed=0", "videos=false", "transfer.shift.enabled=false",
+        f"domains=[{','.join(envs.source_domains())},A_room2]",
+    )  # fmt: skip
+    results = run_transfer(cfg, [str(a) for a in agents], progress=False).results
+    assert results["config"]["deterministic"] is False  # the agents' act.eval_deterministic
+    for agent, run in zip(results["agents"], agents, strict=True):
+        summary = json.loads((run / "summary.json").read_text())
+        for domain in envs.source_domains():
+            assert (
+                agent["domains"][domain]["mean_return"] == summary["domains"][domain]["mean_return"]
+            )
+            assert agent["domains"][domain]["score"] == pytest.approx(
+                summary["domains"][domain]["score"], nan_ok=True
+            )

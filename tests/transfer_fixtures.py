@@ -19,6 +19,7 @@ from darla.io import write_json
 from darla.manifest import write_manifest
 from darla.transfer import EnvSettings
 from darla.vision import build_model, save_model
+from darla.vision.code_stats import CODE_STATS, code_statistics, write_code_stats
 
 SIZE = 32
 STEPS = 12  # evaluation episode length in the fast tests
@@ -65,7 +66,11 @@ def vision_run(root: Path, seed: int = 0) -> Path:
     """A finished `darla see`-style run folder holding a real (untrained) tiny β-VAE."""
     run = Path(root) / "see" / f"beta_vae-test{seed}"
     run.mkdir(parents=True, exist_ok=True)
-    save_model(tiny_encoder(seed), run)
+    encoder = tiny_encoder(seed)
+    save_model(encoder, run)
+    # code_stats.json as `darla see` writes it, here over a few random frames
+    frames = np.random.default_rng(seed).integers(0, 256, (16, SIZE, SIZE, 3), dtype=np.uint8)
+    write_code_stats(run / CODE_STATS, code_statistics(encoder, frames, np.arange(len(frames))))
     # metrics.json as `darla see` writes it (only the shape matters here)
     write_json(
         run / "metrics.json", {"mig": {"scores": {"mig": 0.25}}, "sap": {"scores": {"sap": 0.1}}}

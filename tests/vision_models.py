@@ -15,6 +15,7 @@ import torch
 import envs
 from darla.manifest import write_manifest
 from darla.vision import VisionModel, build_model, load_model, save_model
+from darla.vision.code_stats import CODE_STATS, code_statistics, write_code_stats
 from darla.vision.training.batches import ClampedBatches
 from darla.vision.training.inputs import training_data
 from darla.vision.training.trainer import TrainSettings
@@ -114,10 +115,13 @@ def assert_same_state(a: Any, b: Any, where: str = "") -> None:
 
 
 def see_run(root: Path, model: VisionModel) -> Path:
-    """A folder that looks like a finished `darla see` run of ``model``."""
+    """A folder that looks like a finished `darla see` run of ``model`` (its code statistics
+    over a few Shapes2D frames, as `darla see` writes them over its training frames)."""
     name = model.config["name"]
     run = Path(root) / "see" / f"{name}-test"
     save_model(model, run)
+    frames, _ = shapes_data(16)
+    write_code_stats(run / CODE_STATS, code_statistics(model, frames, np.arange(len(frames))))
     write_manifest(run, stage="see", config={"vision": {"name": name}}, inputs={})
     return run
 

@@ -1,4 +1,5 @@
-"""Stage 2 agents (DARLA's "act"): SB3 PPO and DQN on a frozen vision module's latents.
+"""Stage 2 agents (DARLA's "act"): SB3 PPO, DQN and sb3-contrib's RecurrentPPO on a frozen
+vision module's latents (the last few stacked: ``stack_frames``).
 
 Typical use::
 
@@ -6,6 +7,7 @@ Typical use::
     venv = LatentVecEnv(make_vec_env(envs.source_domains(), n_envs=4, seed=0), load_encoder(run))
     PPO("MlpPolicy", venv).learn(100_000)       # the agent sees 32 floats per frame
     agent = load_agent("runs/act/darla-ppo-<key>")
+    agent.reset()                               # new episodes: forget the frame stack / LSTM
     action = agent.predict(frame_uint8)         # raw pixels in, whatever the representation
 
 ``DarlaFeaturesExtractor`` offers the same encoder inside an SB3 policy (frozen by default, or
@@ -14,7 +16,7 @@ fine-tuned with ``trainable=True``). ``darla act`` (:func:`darla.stages.act.run_
 
 from darla.agents.algos import ALGOS, get_algo
 from darla.agents.encoders import encode_frames, freeze, load_encoder, random_encoder
-from darla.agents.env import EpisodeSeeds, make_vec_env
+from darla.agents.env import EpisodeSeeds, make_vec_env, stack_frames
 from darla.agents.extractor import DarlaFeaturesExtractor
 from darla.agents.loading import Agent, load_agent
 from darla.agents.representations import REPRESENTATIONS, Representation, get_representation
@@ -36,4 +38,5 @@ __all__ = [
     "load_encoder",
     "make_vec_env",
     "random_encoder",
+    "stack_frames",
 ]

@@ -1,4 +1,5 @@
-"""SB3 algorithms by name, and the policy each representation needs.
+"""SB3 algorithms by name (sb3-contrib's RecurrentPPO among them), and the policy each
+representation needs.
 
 Policy settings come from ``darla/configs/agent/<name>.yaml`` as plain data (``activation_fn: tanh``),
 so the same description builds the policy for training and rebuilds it in
@@ -9,19 +10,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from sb3_contrib import RecurrentPPO
 from stable_baselines3 import DQN, PPO
 from torch import nn
 
 from darla.errors import DarlaError
 
-ALGOS = {"ppo": PPO, "dqn": DQN}
+ALGOS = {"ppo": PPO, "dqn": DQN, "recurrent_ppo": RecurrentPPO}
+# agents whose policy carries an LSTM state from step to step (its predict takes the state)
+RECURRENT = frozenset({"recurrent_ppo"})
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU}
 
 
 def get_algo(name: str):
     if name not in ALGOS:
-        raise DarlaError(f"unknown agent {name!r}: use agent=ppo or agent=dqn")
+        raise DarlaError(f"unknown agent {name!r}: use agent=ppo, agent=dqn or agent=recurrent_ppo")
     return ALGOS[name]
+
+
+def is_recurrent(name: str) -> bool:
+    return name in RECURRENT
 
 
 def schedule_follows_total(hyperparams: dict[str, Any]) -> bool:
@@ -34,18 +42,22 @@ def schedule_follows_total(hyperparams: dict[str, Any]) -> bool:
     return "exploration_fraction" in hyperparams and start != end
 
 
-def policy_spec(mode: str, policy: dict[str, Any], vision_file: str | None) -> dict[str, Any]:
+def policy_spec(
+    mode: str, policy: dict[str, Any], vision_file: str | None, recurrent: bool = False
+) -> dict[str, Any]:
     """JSON-able ``{"policy": "MlpPolicy"|"CnnPolicy", "kwargs": {...}}`` for a representation mode.
 
     ``latent`` acts on the wrapper's vectors (an MLP); ``pixels`` uses SB3's NatureCNN;
     ``finetune`` puts the vision module in the CNN policy as a trainable features extractor.
+    ``recurrent`` (RecurrentPPO) takes the LSTM versions: ``MlpLstmPolicy``, ``CnnLstmPolicy``.
     """
     kwargs = dict(policy)
+    lstm = "Lstm" if recurrent else ""
     if mode == "latent":
-        return {"policy": "MlpPolicy", "kwargs": kwargs}
+        return {"policy": f"Mlp{lstm}Policy", "kwargs": kwargs}
     if mode == "finetune":
         kwargs["features_extractor"] = {"vision": vision_file, "trainable": True}
-    return {"policy": "CnnPolicy", "kwargs": kwargs}
+    return {"policy": f"Cnn{lstm}Policy", "kwargs": kwargs}
 
 
 def policy_kwargs(spec: dict[str, Any]) -> dict[str, Any]:

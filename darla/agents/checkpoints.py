@@ -8,8 +8,18 @@ a new run does (same algorithm, policy, hyperparameters, seed and env) and loads
 - ``policy.pt``: the policy's and every optimizer's state_dict (``torch.load(weights_only=True)``);
 - ``replay_buffer.npz``: an off-policy agent's replay arrays (``np.load(allow_pickle=False)``);
 - ``rng.json``: the torch, numpy and action-space random streams;
-- ``algorithm.json``, written last: the counters and schedule state SB3's ``load`` would restore,
-  SB3's episode statistics and the episode number the envs play next.
+- ``env.json``: each sub-env's current episode number, the actions it has taken in it and a
+  digest of its latest frame, and ``VecMonitor``'s episode count;
+- ``env_state.npz``: what the agent sees now and the wrappers hold mid-episode: the model's
+  ``_last_obs`` and ``_last_episode_starts`` (RecurrentPPO: ``_last_lstm_states``), the frame
+  stack's buffer and ``VecMonitor``'s running episode returns and lengths;
+- ``algorithm.json``, written last: the counters and schedule state SB3's ``load`` would restore
+  and SB3's episode statistics.
+
+Episodes may have any length (a time limit, an early end after N pickups), so sub-envs are
+rarely all at an episode boundary: resuming replays each sub-env's current episode (the env is
+deterministic given the episode's seed and actions, see :mod:`darla.agents.env`) and sets the
+arrays above, so the run continues mid-episode exactly as the uninterrupted run did.
 
 The final agent (``model.zip``, read by :func:`darla.agents.loading.load_agent` after its sha256
 is checked against the manifest) stays in SB3's format: only checkpoints are written here.
@@ -29,6 +39,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
+from darla.agents.env import EpisodeSeeds, env_state, restore_env_state
 from darla.errors import DarlaError
 from darla.io import atomic_path, write_json
 
@@ -37,6 +48,8 @@ STATE_FILE = "state.json"  # names the latest complete checkpoint folder; writte
 POLICY_FILE = "policy.pt"
 BUFFER_FILE = "replay_buffer.npz"
 RNG_FILE = "rng.json"
+ENV_FILE = "env.json"
+ENV_ARRAYS_FILE = "env_state.npz"
 ALGORITHM_FILE = "algorithm.json"  # written last in a folder: a folder holding it is complete
 
 # The attributes SB3's ``load`` restores that a run changes as it trains (everything else it
@@ -63,11 +76,26 @@ BUFFER_ARRAYS = (
 )
 
 
-def save_state(model, folder: Path, episode: int) -> None:
-    """Write ``model``'s resumable state into ``folder`` (replacing what it held)."""
+LSTM_ARRAYS = ("lstm_pi_h", "lstm_pi_c", "lstm_vf_h", "lstm_vf_c")
+
+
+def save_state(model, folder: Path) -> None:
+    """Write ``model``'s resumable state into ``folder`` (replacing what it held).
+
+    The env's state is saved when every sub-env records its episodes (:class:`EpisodeSeeds`,
+    as ``darla act``'s envs do); a model on another env is saved without it, and resuming it
+    resets that env as a fresh ``learn`` would.
+    """
     folder = Path(folder)
     shutil.rmtree(folder, ignore_errors=True)  # never a mix of two saves' files
     folder.mkdir(parents=True)
+    with_env = model._last_obs is not None and replayable(model.get_env())
+    if with_env:
+        state, arrays = env_state(model.get_env())
+        arrays.update(_rollout_arrays(model))
+        with atomic_path(folder / ENV_ARRAYS_FILE) as tmp, open(tmp, "wb") as file:
+            np.savez(file, **arrays)
+        write_json(folder / ENV_FILE, state)
     buffer = getattr(model, "replay_buffer", None)
     if buffer is not None:
         arrays = {name: getattr(buffer, name) for name in BUFFER_ARRAYS}
@@ -81,7 +109,7 @@ def save_state(model, folder: Path, episode: int) -> None:
     write_json(
         folder / ALGORITHM_FILE,
         {
-            "episode": int(episode),
+            "env_state": with_env,  # env.json and env_state.npz: required on load when true
             "counters": {name: _plain(value) for name, value in counters.items()},
             "ep_info_buffer": _plain(list(model.ep_info_buffer or [])),
             "ep_success_buffer": _plain(list(model.ep_success_buffer or [])),
@@ -117,8 +145,6 @@ def load_state(model, folder: Path) -> None:
                     )
                 setattr(buffer, name, array)
             buffer.pos, buffer.full = int(data["pos"]), bool(data["full"])
-    with _reading(folder / RNG_FILE):
-        set_rng_state(model, json.loads((folder / RNG_FILE).read_text()))
     with _reading(folder / ALGORITHM_FILE):
         state = json.loads((folder / ALGORITHM_FILE).read_text())
         for name, value in state["counters"].items():
@@ -128,6 +154,62 @@ def load_state(model, folder: Path) -> None:
         # SB3's rollout/ep_rew_mean averages the last episodes: it continues across the resume
         model.ep_info_buffer = deque(state["ep_info_buffer"], maxlen=model._stats_window_size)
         model.ep_success_buffer = deque(state["ep_success_buffer"], maxlen=model._stats_window_size)
+        with_env = bool(state["env_state"])
+    if with_env:
+        with _reading(folder / ENV_FILE):
+            env = json.loads((folder / ENV_FILE).read_text())
+        with (
+            _reading(folder / ENV_ARRAYS_FILE),
+            np.load(folder / ENV_ARRAYS_FILE, allow_pickle=False) as data,
+        ):
+            arrays = {name: data[name] for name in data.files}
+            # before the RNG streams are set: replaying must not leave its draws in them
+            restore_env_state(model.get_env(), env, arrays, str(folder))
+            _set_rollout_arrays(model, arrays)
+    with _reading(folder / RNG_FILE):
+        set_rng_state(model, json.loads((folder / RNG_FILE).read_text()))
+
+
+def replayable(venv) -> bool:
+    """Whether every sub-env of ``venv`` records its episodes, so a checkpoint can replay them."""
+    return venv is not None and all(venv.env_is_wrapped(EpisodeSeeds))
+
+
+def _rollout_arrays(model) -> dict[str, np.ndarray]:
+    """Where the model's next rollout starts: the observation it acts on next, which sub-envs
+    start an episode with it, and (RecurrentPPO) the LSTM states carried into it."""
+    if not isinstance(model._last_obs, np.ndarray):
+        raise DarlaError("act checkpoints need array observations (not a dict observation space)")
+    arrays = {
+        "last_obs": np.array(model._last_obs),
+        "last_episode_starts": np.array(model._last_episode_starts, dtype=bool),
+    }
+    lstm = getattr(model, "_last_lstm_states", None)
+    if lstm is not None:
+        tensors = (*lstm.pi, *lstm.vf)
+        arrays.update(
+            {n: t.detach().cpu().numpy() for n, t in zip(LSTM_ARRAYS, tensors, strict=True)}
+        )
+    return arrays
+
+
+def _set_rollout_arrays(model, arrays: dict[str, np.ndarray]) -> None:
+    obs = arrays["last_obs"]
+    expected = (model.n_envs, *model.observation_space.shape)
+    if obs.shape != expected or obs.dtype != model.observation_space.dtype:
+        raise ValueError(f"last_obs is {obs.dtype}{obs.shape}, expected {expected}")
+    model._last_obs = np.array(obs)
+    model._last_episode_starts = np.array(arrays["last_episode_starts"], dtype=bool)
+    lstm = getattr(model, "_last_lstm_states", None)
+    if lstm is not None:
+        fresh = (*lstm.pi, *lstm.vf)
+        loaded = []
+        for name, like in zip(LSTM_ARRAYS, fresh, strict=True):
+            array = arrays[name]
+            if tuple(array.shape) != tuple(like.shape):
+                raise ValueError(f"{name} is {array.shape}, expected {tuple(like.shape)}")
+            loaded.append(torch.as_tensor(array, dtype=like.dtype, device=like.device))
+        model._last_lstm_states = type(lstm)((loaded[0], loaded[1]), (loaded[2], loaded[3]))
 
 
 @contextlib.contextmanager
@@ -159,7 +241,7 @@ def _plain(value: Any) -> Any:
 
 
 def latest_checkpoint(run_dir: Path) -> dict | None:
-    """``{"num_timesteps", "episode", "folder", "path"}`` of the last complete checkpoint, or None.
+    """``{"num_timesteps", "folder", "path"}`` of the last complete checkpoint, or None.
 
     That is the folder ``state.json`` names or, when it was deleted (or never completed), the
     newest complete one left; None without a ``state.json`` or a complete folder.
@@ -181,26 +263,24 @@ def latest_checkpoint(run_dir: Path) -> dict | None:
         if (path / ALGORITHM_FILE).is_file():
             with _reading(path / ALGORITHM_FILE):
                 state = json.loads((path / ALGORITHM_FILE).read_text())
-                steps, episode = int(state["counters"]["num_timesteps"]), int(state["episode"])
-            return {"num_timesteps": steps, "episode": episode, "folder": path.name, "path": path}
+                steps = int(state["counters"]["num_timesteps"])
+            return {"num_timesteps": steps, "folder": path.name, "path": path}
     return None
 
 
 class ResumableCheckpoint(BaseCallback):
-    """Save what an exact resume needs, at the start of a rollout on an episode boundary.
+    """Save what an exact resume needs, at the start of a rollout, every ``every`` env steps.
 
-    At a rollout's start the last update is done and, when every sub-env has just ended an
-    episode (fixed-length episodes, all started together), the env state is nothing but the
-    episode number: the checkpoint (see :func:`save_state`) holds the policy with its optimizer
-    state, DQN's replay buffer, the counters, the RNG streams and that number, under
-    ``checkpoints/step_<n>/``; ``state.json`` is written last and names the latest complete one.
+    At a rollout's start the last update is done and the rest of the state is the envs' and the
+    next rollout's starting point, wherever each sub-env is in its episode: the checkpoint (see
+    :func:`save_state`) goes under ``checkpoints/step_<n>/``; ``state.json`` is written last and
+    names the latest complete one; the ``keep`` newest are kept.
     """
 
-    def __init__(self, run_dir: Path, every: int, episode_steps: int, keep: int = 2) -> None:
+    def __init__(self, run_dir: Path, every: int, keep: int = 2) -> None:
         super().__init__()
         self.folder = Path(run_dir) / CHECKPOINTS
         self.every = int(every)
-        self.episode_steps = int(episode_steps)
         self.keep = int(keep)
         self.last_saved = None
 
@@ -212,19 +292,14 @@ class ResumableCheckpoint(BaseCallback):
 
     def _on_rollout_start(self) -> None:
         steps = self.model.num_timesteps
-        per_env = steps // self.model.n_envs
-        if self.every <= 0 or steps - self.last_saved < self.every or per_env % self.episode_steps:
+        if self.every <= 0 or steps - self.last_saved < self.every:
             return
         self.save(steps)
 
     def save(self, steps: int) -> Path:
         folder = self.folder / f"step_{steps}"
-        episode = steps // self.model.n_envs // self.episode_steps
-        save_state(self.model, folder, episode)
-        write_json(
-            self.folder / STATE_FILE,
-            {"num_timesteps": steps, "episode": episode, "folder": folder.name},
-        )
+        save_state(self.model, folder)
+        write_json(self.folder / STATE_FILE, {"num_timesteps": steps, "folder": folder.name})
         self.last_saved = steps
         for old in sorted(self.folder.glob("step_*"), key=lambda p: int(p.name[5:]))[: -self.keep]:
             shutil.rmtree(old)

@@ -43,7 +43,8 @@ def load_encoder(
 def check_image_size(model: VisionModel, obs_shape: tuple[int, ...], where: str = "") -> None:
     """Refuse an encoder trained on another frame size than the env's observations."""
     size = model.config.get("image_size")
-    height, width = (obs_shape[-2], obs_shape[-1]) if obs_shape[0] == 3 else obs_shape[:2]
+    # [H, W, 3] frames, or SB3's channel-first view [3K, H, W] of K stacked frames
+    height, width = obs_shape[:2] if obs_shape[-1] == 3 else (obs_shape[-2], obs_shape[-1])
     if size is not None and (height, width) != (size, size):
         source = f" {where}" if where else ""
         raise DarlaError(

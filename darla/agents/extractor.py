@@ -40,8 +40,13 @@ from darla.vision import VisionModel
 class DarlaFeaturesExtractor(BaseFeaturesExtractor):
     """μ(x) of a vision module as SB3 features (``features_dim`` = the model's latent size).
 
+    Stacked frames (``VecFrameStack``: ``[3K, H, W]``, oldest first) are encoded one frame at a
+    time and their latents laid side by side (``features_dim`` = K × latent size), the same
+    layout as a frame stack over :class:`~darla.agents.LatentVecEnv`'s latents (only an
+    episode's first K - 1 steps differ: their padding is μ of a black frame here, zeros there).
+
     Args:
-        observation_space: SB3's image space (``[3, H, W]`` uint8 after ``VecTransposeImage``);
+        observation_space: SB3's image space (``[3K, H, W]`` uint8 after ``VecTransposeImage``);
             SB3 divides by 255 before the extractor, which is the [0, 1] input the models take.
         vision: a ``darla see`` run folder, a ``model.safetensors`` path, or a VisionModel. A path
             keeps saved SB3 zips small; a model object is copied, never shared or modified.
@@ -61,7 +66,13 @@ class DarlaFeaturesExtractor(BaseFeaturesExtractor):
 
             encoder = copy.deepcopy(encoder)
         check_image_size(encoder, observation_space.shape)
-        super().__init__(observation_space, features_dim=int(encoder.latent_dim))
+        channels = int(observation_space.shape[0])
+        if channels % 3:
+            raise ValueError(
+                f"DarlaFeaturesExtractor takes [3K, H, W] frames, got {observation_space}"
+            )
+        self.frames = channels // 3
+        super().__init__(observation_space, features_dim=self.frames * int(encoder.latent_dim))
         self.trainable = bool(trainable)
         if self.trainable:
             self.encoder = encoder.requires_grad_(True).train()
@@ -75,10 +86,14 @@ class DarlaFeaturesExtractor(BaseFeaturesExtractor):
         return self.encoder if self.trainable else self._frozen_encoder
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        batch, _, height, width = observations.shape
+        frames = observations.reshape(batch * self.frames, 3, height, width)
         if self.trainable:
-            return encode_tensor(self.encoder, observations)
-        with torch.no_grad():
-            return encode_tensor(self._frozen_encoder, observations)
+            latents = encode_tensor(self.encoder, frames)
+        else:
+            with torch.no_grad():
+                latents = encode_tensor(self._frozen_encoder, frames)
+        return latents.reshape(batch, self.features_dim)
 
     def apply(self, fn: Callable[[nn.Module], None]) -> DarlaFeaturesExtractor:
         # SB3's ortho_init re-initialises every Linear/Conv2d an extractor holds; pretrained

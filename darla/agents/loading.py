@@ -1,16 +1,26 @@
 """``load_agent(run_dir)``: a trained agent that acts on raw pixels, whatever its representation.
 
 The agent carries its encoder: for a frozen representation it encodes frames with the same
-vision model (checked by sha256) the wrapper used in training, then asks the policy. Loading
+vision model (checked by sha256) the wrapper used in training, standardises the codes with the
+statistics training used (recorded in ``agent.json`` itself, not read from the vision run
+again), then asks the policy. Loading
 executes no pickled code: the policy is rebuilt from ``agent.json`` and only its weights are read
 from the SB3 zip (``policy.pth``, loaded with ``weights_only=True``).
+
+An agent trained with a frame stack or an LSTM acts on a history, which it keeps per row of the
+batch it is given, as training's VecEnv kept it per sub-env: call ``reset()`` before new
+episodes (or pass ``episode_start``), then ``predict`` each step's frames in order::
+
+    agent.reset()
+    action = agent.predict(frames)                       # the episodes' first frames
+    action = agent.predict(frames, episode_start=dones)  # rows that began a new episode
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +28,21 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from darla.agents.algos import get_algo, policy_kwargs
+from darla.agents.algos import get_algo, is_recurrent, policy_kwargs
 from darla.agents.encoders import encode_frames, freeze, load_encoder
 from darla.errors import DarlaError
 from darla.io import sha256_file
 from darla.manifest import MANIFEST, read_manifest
 from darla.vision import VisionModel
+from darla.vision.code_stats import MIN_STD, CodeStats
 
 AGENT_FILE = "agent.json"
 MODEL_FILE = "model.zip"
 FORMAT = "darla.agent"
-FORMAT_VERSION = 1
+# 2 added frame_stack (a version-1 agent sees one frame); 3 the code statistics a frozen
+# module's latents are standardised with (a version-1 or -2 agent sees raw latents)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 
 @dataclass
@@ -37,11 +51,15 @@ class Agent:
 
     Attributes:
         representation: the representation name it was trained on (``darla``, ``pixels``...).
-        algo: ``ppo`` or ``dqn``.
+        algo: ``ppo``, ``dqn`` or ``recurrent_ppo``.
         policy: the SB3 policy (eval mode).
         encoder: the frozen vision module for latent representations, else None (pixel and
             fine-tuned agents encode inside the policy).
         obs_size: the frame side it expects.
+        frame_stack: how many of the latest observations the policy sees (1: the frame alone).
+        recurrent: whether the policy carries an LSTM state from step to step.
+        code_stats: what the encoder's latents are standardised with before the policy sees
+            them (the vision run's training-frame statistics), or None: raw latents.
     """
 
     representation: str
@@ -50,15 +68,81 @@ class Agent:
     encoder: VisionModel | None
     obs_size: int
     run_dir: Path
+    frame_stack: int = 1
+    recurrent: bool = False
+    code_stats: CodeStats | None = None
+    # per row: the stacked observations and the LSTM state (h, c) after the last predict
+    _stack: np.ndarray | None = field(default=None, init=False, repr=False)
+    _lstm: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False)
+    _rows: int | None = field(default=None, init=False, repr=False)  # as reset() was told
+    _batch: int = field(default=0, init=False, repr=False)  # rows of the last predict
+    _fresh: bool = field(default=True, init=False, repr=False)
+
+    @property
+    def has_memory(self) -> bool:
+        return self.frame_stack > 1 or self.recurrent
+
+    def reset(self, n_envs: int | None = None) -> None:
+        """Forget every row's history: the next ``predict`` starts a new episode in each row
+        (``n_envs``, when given, is the number of rows it must have)."""
+        self._stack, self._lstm, self._fresh = None, None, True
+        self._rows = None if n_envs is None else int(n_envs)
 
     def observe(self, obs_uint8: np.ndarray) -> np.ndarray:
-        """What the policy sees for frames ``[N, H, W, 3]``: latents ``[N, D]`` or the frames."""
+        """What the policy sees of frames ``[N, H, W, 3]`` alone, without the history: latents
+        ``[N, D]`` (standardised when the agent was trained on standardised codes) or the frames."""
         if self.encoder is None:
             return obs_uint8
-        return encode_frames(self.encoder, obs_uint8)
+        latents = encode_frames(self.encoder, obs_uint8)
+        return latents if self.code_stats is None else self.code_stats.standardise(latents)
 
-    def predict(self, obs_uint8: np.ndarray, deterministic: bool = True) -> np.ndarray | int:
-        """Action(s) for one frame ``[H, W, 3]`` (an int) or a batch ``[N, H, W, 3]`` (an array)."""
+    def predict(
+        self,
+        obs_uint8: np.ndarray,
+        deterministic: bool = True,
+        episode_start: np.ndarray | None = None,
+    ) -> np.ndarray | int:
+        """Action(s) for one frame ``[H, W, 3]`` (an int) or a batch ``[N, H, W, 3]`` (an array).
+
+        Each row continues its episode's history unless ``episode_start[row]`` is true, the
+        agent was just :meth:`reset`, or the batch has another number of rows than the last one
+        (then every row starts an episode).
+        """
+        frames, single = self._check_frames(obs_uint8)
+        inputs, starts = self._advance(frames, episode_start)
+        if self.recurrent:
+            actions, self._lstm = self.policy.predict(
+                inputs, state=self._lstm, episode_start=starts, deterministic=deterministic
+            )
+        else:
+            actions, _ = self.policy.predict(inputs, deterministic=deterministic)
+        return int(actions[0]) if single else actions
+
+    def action_probabilities(
+        self, obs_uint8: np.ndarray, episode_start: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The policy's action probabilities ``[N, n_actions]`` for frames ``[N, H, W, 3]``; the
+        history advances as in :meth:`predict` (one or the other per step). Not for DQN."""
+        frames, _ = self._check_frames(obs_uint8)
+        inputs, starts = self._advance(frames, episode_start)
+        with torch.no_grad():
+            tensor, _ = self.policy.obs_to_tensor(inputs)
+            if not self.recurrent:
+                return self.policy.get_distribution(tensor).distribution.probs.cpu().numpy()
+            device = self.policy.device
+            if self._lstm is None:
+                shape = list(self.policy.lstm_hidden_state_shape)
+                shape[1] = len(frames)
+                self._lstm = (np.zeros(shape, np.float32), np.zeros(shape, np.float32))
+            state = tuple(
+                torch.as_tensor(s, dtype=torch.float32, device=device) for s in self._lstm
+            )
+            starts_tensor = torch.as_tensor(starts, dtype=torch.float32, device=device)
+            distribution, state = self.policy.get_distribution(tensor, state, starts_tensor)
+            self._lstm = (state[0].cpu().numpy(), state[1].cpu().numpy())
+            return distribution.distribution.probs.cpu().numpy()
+
+    def _check_frames(self, obs_uint8: np.ndarray) -> tuple[np.ndarray, bool]:
         obs_uint8 = np.asarray(obs_uint8)
         single = obs_uint8.ndim == 3
         frames = obs_uint8[None] if single else obs_uint8
@@ -71,8 +155,43 @@ class Agent:
                 f"agent {self.run_dir} takes uint8 frames [N, {self.obs_size}, {self.obs_size}, 3], "
                 f"got {frames.dtype} {tuple(obs_uint8.shape)}: make the env with obs_size={self.obs_size}"
             )
-        actions, _ = self.policy.predict(self.observe(frames), deterministic=deterministic)
-        return int(actions[0]) if single else actions
+        return frames, single
+
+    def _advance(
+        self, frames: np.ndarray, episode_start: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The policy's input for this step (the frame stack updated) and the rows that start
+        an episode with it."""
+        n = len(frames)
+        if self._rows is not None and n != self._rows:
+            raise DarlaError(
+                f"agent {self.run_dir} was reset for {self._rows} rows but got {n} frames: "
+                f"call reset({n}) first"
+            )
+        if self._fresh or n != self._batch:
+            starts = np.ones(n, dtype=bool)
+            self._stack = self._lstm = None
+        elif episode_start is None:
+            starts = np.zeros(n, dtype=bool)
+        else:
+            starts = np.asarray(episode_start, dtype=bool).reshape(-1)
+            if len(starts) != n:
+                raise DarlaError(f"episode_start has {len(starts)} rows, the frames {n}")
+        self._fresh, self._batch = False, n
+        observed = self.observe(frames)
+        if self.frame_stack <= 1:
+            return observed, starts
+        # SB3's VecFrameStack on the last axis: roll the oldest out, zero the rows that start
+        # an episode, put the newest observation last
+        width = observed.shape[-1]
+        if self._stack is None:
+            shape = (*observed.shape[:-1], width * self.frame_stack)
+            self._stack = np.zeros(shape, dtype=observed.dtype)
+        stack = np.roll(self._stack, -width, axis=-1)
+        stack[starts] = 0
+        stack[..., -width:] = observed
+        self._stack = stack
+        return stack, starts
 
 
 def load_agent(
@@ -114,8 +233,23 @@ def load_agent(
             f"{model_zip} does not match {AGENT_FILE} ({str(err).splitlines()[0]}): re-run `darla act --force`"
         ) from err
     policy.set_training_mode(False)
+    return agent_of(run_dir, spec, policy, encoder)
+
+
+def agent_of(run_dir: Path, spec: dict[str, Any], policy: Any, encoder: Any) -> Agent:
+    """The :class:`Agent` an ``agent.json`` describes, around ``policy`` (loaded, or the one
+    ``darla act`` is training) and its frozen ``encoder``: the same history and input scaling
+    whoever asks (load_agent, act's evaluations)."""
     return Agent(
-        spec["representation"], spec["algo"], policy, encoder, int(spec["obs_size"]), run_dir
+        spec["representation"],
+        spec["algo"],
+        policy,
+        encoder,
+        int(spec["obs_size"]),
+        Path(run_dir),
+        frame_stack=frame_stack(spec),
+        recurrent=is_recurrent(spec["algo"]),
+        code_stats=None if encoder is None else code_stats(run_dir, spec, int(encoder.latent_dim)),
     )
 
 
@@ -126,11 +260,40 @@ def read_agent_spec(run_dir: Path) -> dict[str, Any]:
             f"{run_dir} is not a `darla act` run folder (no {AGENT_FILE}): pass runs/act/<name>"
         )
     spec = json.loads(path.read_text())
-    if spec.get("format") != FORMAT or spec.get("format_version") != FORMAT_VERSION:
+    if spec.get("format") != FORMAT or spec.get("format_version") not in READABLE_VERSIONS:
         raise DarlaError(
             f"{path} is not a darla agent description of format {FORMAT_VERSION}: re-run `darla act`"
         )
     return spec
+
+
+def frame_stack(spec: dict[str, Any]) -> int:
+    return int(spec.get("frame_stack") or 1)
+
+
+def code_stats(run_dir: Path, spec: dict[str, Any], latent_dim: int) -> CodeStats | None:
+    """The statistics ``agent.json`` records under ``vision.code_stats``; None (raw latents) for
+    an agent trained without them, or written before they existed (format 1 and 2)."""
+    recorded = (spec.get("vision") or {}).get("code_stats")
+    if recorded is None:
+        return None
+    try:
+        stats = CodeStats(
+            np.asarray(recorded["mean"], dtype=np.float32),
+            np.maximum(np.asarray(recorded["std"], dtype=np.float32), MIN_STD),
+            int(recorded["frames"]),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise DarlaError(
+            f"{Path(run_dir) / AGENT_FILE} has unreadable code statistics ({type(error).__name__}): "
+            "re-run `darla act --force`"
+        ) from error
+    if stats.mean.shape != (latent_dim,) or stats.std.shape != (latent_dim,):
+        raise DarlaError(
+            f"{Path(run_dir) / AGENT_FILE} holds code statistics of {stats.mean.size} latents, "
+            f"its vision model has {latent_dim}: re-run `darla act --force`"
+        )
+    return stats
 
 
 def resolve_vision_file(run_dir: Path, vision: dict[str, str], *, verify: bool = True) -> Path:
@@ -151,10 +314,12 @@ def resolve_vision_file(run_dir: Path, vision: dict[str, str], *, verify: bool =
 
 
 def observation_space(spec: dict[str, Any]) -> spaces.Box:
-    size = int(spec["obs_size"])
+    """What the policy takes: K stacked latents ``[K * D]`` or frames ``[3K, H, W]``."""
+    size, stack = int(spec["obs_size"]), frame_stack(spec)
     if spec["mode"] == "latent":
-        return spaces.Box(-np.inf, np.inf, shape=(int(spec["latent_dim"]),), dtype=np.float32)
-    return spaces.Box(0, 255, shape=(3, size, size), dtype=np.uint8)  # SB3's channel-first view
+        dim = stack * int(spec["latent_dim"])
+        return spaces.Box(-np.inf, np.inf, shape=(dim,), dtype=np.float32)
+    return spaces.Box(0, 255, shape=(3 * stack, size, size), dtype=np.uint8)  # channel-first
 
 
 def build_policy(

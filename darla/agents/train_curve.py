@@ -19,12 +19,17 @@ CURVES = (("results", "return"), ("good_pickups", "good pickups"), ("bad_pickups
 
 
 def write_train_curve(evaluations: Path, path: Path, title: str) -> Path | None:
-    """Plot ``evaluations`` (an ``evaluations.npz``) to ``path``; None when there is none yet."""
+    """Plot ``evaluations`` (an ``evaluations.npz``) to ``path``; None when there is none yet.
+
+    Left, when the evaluations hold them: the normalised score (0 = the random policy, 1 = the
+    reference policy, on the same episodes); right: return, good and bad pickups per episode.
+    """
     if not evaluations.is_file():
         return None
-    with np.load(evaluations) as data:
+    with np.load(evaluations, allow_pickle=False) as data:
         steps = data["timesteps"]
         series = {key: data[key] for key, _ in CURVES if key in data}
+        scores = data.get("scores")
     if len(steps) == 0:
         return None
     import matplotlib
@@ -32,19 +37,36 @@ def write_train_curve(evaluations: Path, path: Path, title: str) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    panels = 2 if scores is not None else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 3.4), squeeze=False)
+    if scores is not None:
+        ax = axes[0, 0]
+        _band(ax, steps, scores, "normalised score")
+        ax.axhline(0.0, color="grey", ls=":", lw=1, label="random policy")
+        ax.axhline(1.0, color="grey", ls="--", lw=1, label="reference policy")
+        ax.set_ylabel("normalised score (0 random, 1 reference)")
+        _finish(ax)
+    ax = axes[0, -1]
     for key, label in CURVES:
-        if key not in series:
-            continue
-        values = np.asarray(series[key], dtype=float).reshape(len(steps), -1)
-        low, high = np.percentile(values, [25, 75], axis=1)
-        (line,) = ax.plot(steps, values.mean(axis=1), marker="o", markersize=3, label=label)
-        ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.15, linewidth=0)
-    episodes = values.shape[1]
+        if key in series:
+            episodes = _band(ax, steps, series[key], label)
+    ax.set_ylabel(f"per episode (mean of {episodes}; band: middle half)")
+    _finish(ax)
+    fig.suptitle(title, fontsize=9)
+    return write_figure(path, fig)
+
+
+def _band(ax, steps: np.ndarray, values: np.ndarray, label: str) -> int:
+    """The mean over episodes with the middle half as a band; returns the episode count."""
+    values = np.asarray(values, dtype=float).reshape(len(steps), -1)
+    low, high = np.nanpercentile(values, [25, 75], axis=1)
+    (line,) = ax.plot(steps, np.nanmean(values, axis=1), marker="o", markersize=3, label=label)
+    ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.15, linewidth=0)
+    return values.shape[1]
+
+
+def _finish(ax) -> None:
     ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1000:g}k")
     ax.set_xlabel("environment steps")
-    ax.set_ylabel(f"per episode (mean of {episodes}; band: middle half)")
-    ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return write_figure(path, fig)

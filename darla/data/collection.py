@@ -23,6 +23,7 @@ from darla.data.frames import array_digests
 from darla.errors import DarlaError
 from darla.io import sha256_json, write_json
 from darla.workers import imap_unordered
+from envs.domains import value_index
 
 FORMAT_VERSION = 1
 
@@ -92,9 +93,9 @@ def _collect_episode(args: tuple[CollectionConfig, int]) -> tuple[int, np.ndarra
                 seed=int(rng.integers(2**31)), options={"domain": {**factors, "name": name}}
             )
         frames[t] = obs
-    vocabulary = envs.factor_vocabulary()
+    vocabulary = envs.factor_values(config._resolved)
     factor_row = np.array(
-        [vocabulary[k].index(v) for k, v in info["factors"].items()], dtype=np.int16
+        [value_index(vocabulary[k], v) for k, v in info["factors"].items()], dtype=np.int16
     )
     return episode, frames, factor_row, domain_id
 
@@ -178,7 +179,7 @@ def _collect_into(config: CollectionConfig, folder: Path, *, workers: int, progr
             "config": config.identity(),
             "domain_names": [name for name, _ in config._resolved],
             "factor_names": list(envs.factor_vocabulary()),
-            "factor_values": {k: list(v) for k, v in envs.factor_vocabulary().items()},
+            "factor_values": {k: list(v) for k, v in envs.factor_values(config._resolved).items()},
             **array_digests(folder),
         },
     )

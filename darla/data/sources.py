@@ -15,6 +15,7 @@ from darla.data.collection import CollectionConfig, collection_hash, load_or_col
 from darla.data.frames import FrameDataset
 from darla.data.shapes import ShapesConfig, load_or_render_shapes, shapes_hash
 from darla.errors import DarlaError
+from envs.domains import resolve_domains
 
 DATASETS = ("env", "shapes")
 
@@ -87,5 +88,8 @@ def label_vocabulary(cfg: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
             [v if isinstance(v, str) else float(v) for v in vs] for vs in shapes.factor_values
         ]
         return list(shapes.factor_names), values
-    vocabulary = envs.factor_vocabulary()
+    try:
+        vocabulary = envs.factor_values(resolve_domains(list(cfg["data"]["domains"])))
+    except envs.DomainError as error:
+        raise DarlaError(str(error)) from error
     return list(vocabulary), [list(values) for values in vocabulary.values()]

@@ -11,19 +11,27 @@ and the vision model's sha256. A finished one (manifest written last) is reused 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import yaml
 from stable_baselines3.common.vec_env import VecTransposeImage
 
 import envs
-from darla.agents.algos import get_algo, policy_kwargs, policy_spec, schedule_follows_total
-from darla.agents.callbacks import PickupLogger, SourceEvalCallback, TqdmProgress, evaluate
+from darla.agents.algos import (
+    get_algo,
+    is_recurrent,
+    policy_kwargs,
+    policy_spec,
+    schedule_follows_total,
+)
+from darla.agents.callbacks import PickupLogger, SourceEvalCallback, TqdmProgress
 from darla.agents.checkpoints import (
     CHECKPOINTS,
     STATE_FILE,
@@ -32,21 +40,37 @@ from darla.agents.checkpoints import (
     load_state,
 )
 from darla.agents.encoders import check_image_size, load_encoder, random_encoder
-from darla.agents.env import make_vec_env, set_episodes
-from darla.agents.loading import AGENT_FILE, FORMAT, FORMAT_VERSION, MODEL_FILE, load_agent
+from darla.agents.env import make_vec_env, set_episodes, stack_frames
+from darla.agents.loading import (
+    AGENT_FILE,
+    FORMAT,
+    FORMAT_VERSION,
+    MODEL_FILE,
+    agent_of,
+    read_agent_spec,
+)
 from darla.agents.representations import REPRESENTATIONS, Representation, get_representation
 from darla.agents.train_curve import TRAIN_CURVE, write_train_curve
 from darla.agents.wrapper import LatentVecEnv
 from darla.config import run_key, to_plain
 from darla.errors import DarlaError
 from darla.io import atomic_path, sha256_file, write_json, write_text
-from darla.manifest import Artifact, is_finished, read_manifest, verified_file, write_manifest
+from darla.manifest import (
+    Artifact,
+    is_finished,
+    read_manifest,
+    recorded_file,
+    verified_file,
+    write_manifest,
+)
 from darla.reuse import RunKey, announce, run_lock
 from darla.settings import check_section, whole_number
 from darla.stages.see import see_run_dir
+from darla.transfer.evaluation import baseline_returns, evaluate_policy
+from darla.transfer.policies import AgentPolicy, load_policy
+from darla.transfer.rollout import EnvSettings, episode_seeds
 from darla.vision import WEIGHTS_NAME, save_model
-
-EVAL_INDEX = 10_000  # evaluation envs play their own episode streams, never training episodes
+from darla.vision.code_stats import CODE_STATS, CodeStats, read_code_stats
 
 
 @dataclass
@@ -87,9 +111,11 @@ def run_act(
             f"representation=pixels (SB3's NatureCNN) needs frames of at least 36px, got act.obs_size={act['obs_size']}: use 64"
         )
 
+    handed_over = vision is not None
     vision = find_vision(cfg, rep, vision)
     vision_file = None if vision is None else vision.path
     vision_sha = None if vision is None else vision.sha256
+    code_stats = find_code_stats(cfg, rep, vision, handed_over)
     label = agent_label(rep, vision_file)
     # Every input but the step count: runs that differ only in it are one agent trained for
     # longer or shorter, so a longer run continues from the last checkpoint of a shorter one.
@@ -101,7 +127,10 @@ def run_act(
         [envs.resolve_domain(spec)[1] for spec in source],
         envs.env_settings(**env_kwargs(act)),
         agent_cfg,
-        {"vision_sha256": vision_sha},
+        {
+            "vision_sha256": vision_sha,
+            "code_stats_sha256": None if code_stats is None else code_stats.sha256,
+        },
     )
     key = run_key(base_key, int(act["total_timesteps"]))
     prefix = f"{label}-{agent_cfg['name']}"
@@ -149,7 +178,7 @@ def _train_agent(
 ) -> ActResult:
     """Build (or resume) the agent in ``run_dir`` and train it to ``act.total_timesteps``."""
     act, agent_cfg = cfg["act"], cfg["agent"]
-    encoder = None
+    encoder = code_stats = None
     if rep.name == "random":
         # Saved into the run so load_agent (and the transfer stage) carries the same weights.
         rnd = act["random_encoder"]
@@ -162,19 +191,26 @@ def _train_agent(
         vision_sha = sha256_file(vision_file)
     elif rep.mode == "latent":
         encoder = load_encoder(vision_file, cfg["device"])
+        if act["standardise_codes"]:  # checked against its run's manifest by find_code_stats
+            stats_file = vision_file.parent / CODE_STATS
+            code_stats = read_code_stats(stats_file, int(encoder.latent_dim))
     if encoder is not None:
         check_image_size(
             encoder, (act["obs_size"], act["obs_size"], 3), f"of representation={rep.name}"
         )
 
     if rep.mode != "latent" and "buffer_size" in agent_cfg["hyperparams"]:
-        gb = 2 * agent_cfg["hyperparams"]["buffer_size"] * 3 * act["obs_size"] ** 2 / 1e9
+        frames = 3 * int(act["frame_stack"]) * act["obs_size"] ** 2
+        gb = 2 * agent_cfg["hyperparams"]["buffer_size"] * frames / 1e9
         print(
             f"act: warning: {agent_cfg['name']} on representation={rep.name} stores frames, not "
             f"latents: its replay buffer needs ~{gb:.1f} GB (lower agent.hyperparams.buffer_size if short)"
         )
     spec = policy_spec(
-        rep.mode, agent_cfg["policy"], None if vision_file is None else str(vision_file.resolve())
+        rep.mode,
+        agent_cfg["policy"],
+        None if vision_file is None else str(vision_file.resolve()),
+        recurrent=is_recurrent(agent_cfg["name"]),
     )
     run_config = {
         **cfg,
@@ -184,32 +220,25 @@ def _train_agent(
         "vision_sha256": vision_sha,
     }
     write_text(run_dir / "config.yaml", yaml.safe_dump(run_config, sort_keys=False))
-    _write_agent_spec(run_dir, rep, agent_cfg["name"], act, spec, vision_file, vision_sha, encoder)
+    _write_agent_spec(
+        run_dir, rep, agent_cfg["name"], act, spec, vision_file, vision_sha, encoder, code_stats
+    )
 
     venv = make_vec_env(
         source, int(act["n_envs"]), int(cfg["seed"]), env_kwargs(act), act["vec_env"]
     )
-    venv = LatentVecEnv(venv, encoder) if encoder is not None else VecTransposeImage(venv)
-    eval_env = _eval_env(cfg, source, encoder)
+    venv = agent_view(venv, encoder, int(act["frame_stack"]), code_stats)
+    evaluate = SourceEvaluation.of_run(cfg, source, run_dir, encoder)
     try:
         model, resumed = _build_or_resume(algo, run_dir, venv, spec, agent_cfg, cfg, act)
         total = int(act["total_timesteps"])
-        eval_settings = (bool(act["eval_deterministic"]), int(cfg["seed"]))
         steps_done = model.num_timesteps
         if steps_done:
             print(f"act: resuming {run_dir} at step {steps_done}/{total}")
-        checkpoint = ResumableCheckpoint(
-            run_dir, int(act["checkpoint_every"]), int(act["episode_steps"])
-        )
+        checkpoint = ResumableCheckpoint(run_dir, int(act["checkpoint_every"]))
         hooks = [
             PickupLogger(),
-            SourceEvalCallback(
-                eval_env,
-                int(act["eval_every"]),
-                int(act["eval_episodes"]),
-                str(run_dir),
-                *eval_settings,
-            ),
+            SourceEvalCallback(evaluate, int(act["eval_every"]), str(run_dir)),
             checkpoint,
             *(callbacks or []),
         ]
@@ -227,20 +256,19 @@ def _train_agent(
             return ActResult(run_dir, False, False, model.num_timesteps, model)
         with atomic_path(run_dir / MODEL_FILE) as tmp:
             model.save(tmp)
-        summary = _evaluate_final(model, eval_env, cfg)
+        summary = _summary(evaluate(model), int(model.num_timesteps), act)
     finally:
         venv.close()
-        eval_env.close()
     write_json(run_dir / "summary.json", summary)
     write_train_curve(
         run_dir / "evaluations.npz",
         run_dir / TRAIN_CURVE,
-        f"{run_dir.name}: source-domain evaluations ({summary['eval_episodes']} episodes each)",
+        f"{run_dir.name}: source-domain evaluations ({summary['eval_episodes']} episodes per "
+        "domain)",
     )
-    # the last checkpoint stays, so that a longer run of the same agent continues from it (every
-    # env at an episode boundary: exact); an agent that cannot continue drops its checkpoints
-    at_boundary = (model.num_timesteps // model.n_envs) % int(act["episode_steps"]) == 0
-    if at_boundary and not schedule_follows_total(agent_cfg["hyperparams"]):
+    # the last checkpoint stays, so that a longer run of the same agent continues from it
+    # (exactly, mid-episode too); an agent that cannot continue drops its checkpoints
+    if not schedule_follows_total(agent_cfg["hyperparams"]):
         checkpoint.model, checkpoint.keep = model, 1  # (set by learn, unless resumed at the end)
         checkpoint.save(model.num_timesteps)
     else:
@@ -248,41 +276,94 @@ def _train_agent(
     inputs = {"vision_sha256": vision_sha} if vision_sha else {}
     write_manifest(run_dir, stage="act", config=run_config, inputs=inputs)
     print(
-        f"act: trained {run_dir} ({summary['num_timesteps']} steps; source eval: good "
+        f"act: trained {run_dir} ({summary['num_timesteps']} steps; source eval: normalised "
+        f"score {_shown(summary['mean_score'])}, return {summary['mean_return']:.2f}, good "
         f"{summary['mean_good_pickups']:.2f}, bad {summary['mean_bad_pickups']:.2f} per episode)"
     )
     return ActResult(run_dir, False, True, int(model.num_timesteps), model)
 
 
-def _eval_env(cfg: dict[str, Any], source: list[Any], encoder: Any) -> Any:
-    """One env playing the evaluation episode stream (never a training episode) of the source
-    domains, seen as the agent sees its training envs."""
-    act = cfg["act"]
-    env = make_vec_env(
-        source, 1, int(cfg["seed"]), env_kwargs(act), "dummy", first_index=EVAL_INDEX
-    )
-    # SB3 would transpose the training env itself; the eval env must match it
-    return LatentVecEnv(env, encoder) if encoder is not None else VecTransposeImage(env)
+@dataclass
+class SourceEvaluation:
+    """act's evaluation: ``act.eval_episodes`` episodes per source domain on the seeds
+    ``darla transfer`` draws from ``act.eval_seed``, with transfer's rollout loop and action rule
+    (:mod:`darla.transfer.evaluation`), beside the random and reference policies' returns on the
+    same episodes (measured once per run and kept in its folder). Called with the SB3 model being
+    trained, it evaluates the policy as it stands."""
+
+    domains: list[tuple[str, dict[str, str]]]
+    seeds: list[int]
+    settings: EnvSettings
+    deterministic: bool
+    baselines: dict[str, dict[str, float]]
+    run_dir: Path
+    cfg: dict[str, Any]
+    encoder: Any
+
+    @classmethod
+    def of_run(
+        cls, cfg: dict[str, Any], source: list[Any], run_dir: Path, encoder: Any
+    ) -> SourceEvaluation:
+        act = cfg["act"]
+        domains = [envs.resolve_domain(spec) for spec in source]
+        seeds = episode_seeds(int(act["eval_seed"]), int(act["eval_episodes"]))
+        env = tuple(sorted((act.get("env") or {}).items()))
+        settings = EnvSettings(int(act["obs_size"]), int(act["episode_steps"]), env)
+        path = run_dir / EVAL_BASELINES
+        stored = json.loads(path.read_text()) if path.is_file() else {}
+        if stored.get("seeds") != seeds:  # new, or evaluated on other episodes before
+            stored = {"seeds": seeds, **baseline_returns(domains, seeds, settings)}
+            write_json(path, stored)
+        baselines = {k: stored[k] for k in ("random", "reference")}
+        deterministic = bool(act["eval_deterministic"])
+        return cls(domains, seeds, settings, deterministic, baselines, run_dir, cfg, encoder)
+
+    def policy(self, policy: Any) -> dict[str, Any]:
+        """A transfer policy (a loaded agent) on the evaluation episodes."""
+        return evaluate_policy(
+            policy, self.domains, self.seeds, self.settings,
+            deterministic=self.deterministic, baselines=self.baselines,
+        )  # fmt: skip
+
+    def __call__(self, model: Any) -> dict[str, Any]:
+        agent = agent_of(self.run_dir, read_agent_spec(self.run_dir), model.policy, self.encoder)
+        return self.policy(AgentPolicy(agent, self.run_dir, self.cfg))
 
 
-def _evaluate_final(model: Any, eval_env: Any, cfg: dict[str, Any]) -> dict[str, Any]:
-    """``summary.json``: the final policy on ``act.eval_episodes`` evaluation episodes."""
-    act = cfg["act"]
-    final = evaluate(
-        model,
-        eval_env,
-        int(act["eval_episodes"]),
-        bool(act["eval_deterministic"]),
-        int(cfg["seed"]),
-    )
+# Under each agent run: the random and reference policies' returns on its evaluation episodes.
+EVAL_BASELINES = "eval_baselines.json"
+
+
+def _summary(result: dict[str, Any], num_timesteps: int, act: dict[str, Any]) -> dict[str, Any]:
+    """``summary.json``: the final evaluation, overall and per source domain."""
+    scores = [s for s in result["scores"] if s is not None and np.isfinite(s)]
     return {
-        "num_timesteps": int(model.num_timesteps),
+        "num_timesteps": num_timesteps,
         "eval_episodes": int(act["eval_episodes"]),
         "eval_deterministic": bool(act["eval_deterministic"]),
-        "mean_return": _mean(final["returns"]),
-        "mean_good_pickups": _mean(final["good_pickups"]),
-        "mean_bad_pickups": _mean(final["bad_pickups"]),
+        "eval_seed": int(act["eval_seed"]),
+        "mean_return": _mean(result["returns"]),
+        "mean_score": _mean(scores) if len(scores) == len(result["scores"]) else None,
+        "mean_good_pickups": _mean(result["good_pickups"]),
+        "mean_bad_pickups": _mean(result["bad_pickups"]),
+        "domains": result["domains"],
     }
+
+
+def _shown(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def agent_view(
+    venv: Any, encoder: Any, frame_stack: int, code_stats: CodeStats | None = None
+) -> Any:
+    """The envs as the agent sees them: latents of a frozen encoder (standardised with
+    ``code_stats`` when given) or the frames, the last ``frame_stack`` of them side by side
+    (``[K * D]`` floats, or ``[3K, H, W]`` channel-first: SB3 would transpose a training env
+    itself, and the eval env must match it)."""
+    if encoder is not None:
+        return stack_frames(LatentVecEnv(venv, encoder, code_stats), frame_stack)
+    return VecTransposeImage(stack_frames(venv, frame_stack))
 
 
 def _evaluate_again_if_asked(
@@ -293,19 +374,15 @@ def _evaluate_again_if_asked(
     recorded while it trained (``act.eval_every`` applies to agents still to train)."""
     summary = _read_summary(run_dir)
     act = cfg["act"]
-    asked = {k: act[k] for k in ("eval_episodes", "eval_deterministic")}
+    asked = {k: act[k] for k in ("eval_episodes", "eval_deterministic", "eval_seed")}
     done = {k: summary.get(k) for k in asked}
     if done == asked:
         return summary
     changed = ", ".join(f"act.{k} {done[k]} -> {asked[k]}" for k in asked if done[k] != asked[k])
     print(f"act: evaluating {run_dir} again ({changed}); its curve stays as recorded")
-    agent = load_agent(run_dir, cfg["device"])  # checks model.zip and the vision file's sha256
-    eval_env = _eval_env(cfg, source, agent.encoder)
-    try:
-        model = algo.load(run_dir / MODEL_FILE, env=eval_env, device=cfg["device"])
-        summary = _evaluate_final(model, eval_env, cfg)
-    finally:
-        eval_env.close()
+    policy = load_policy(run_dir)  # checks model.zip and the vision file against the manifest
+    evaluation = SourceEvaluation.of_run(cfg, source, run_dir, policy.agent.encoder)
+    summary = _summary(evaluation.policy(policy), int(summary["num_timesteps"]), act)
     write_json(run_dir / "summary.json", summary)
     manifest = read_manifest(run_dir)
     config = manifest["config"]
@@ -330,6 +407,7 @@ ACT_KEY = RunKey(
         "eval_every": "the evaluation curve only: evaluating never touches training's RNG",
         "eval_episodes": "the evaluations only; a reused agent is evaluated again",
         "eval_deterministic": "the evaluations only; a reused agent is evaluated again",
+        "eval_seed": "the evaluations only; a reused agent is evaluated again",
     },
     held_apart={
         "source_domains": "held resolved, as the domains' factors",
@@ -346,10 +424,12 @@ def check_act_settings(cfg: dict[str, Any]) -> None:
         whole={
             "obs_size": 8,
             "episode_steps": 1,
+            "frame_stack": 1,
             "n_envs": 1,
             "total_timesteps": 1,
             "eval_every": 0,
             "eval_episodes": 1,
+            "eval_seed": 0,
             "checkpoint_every": 0,
             "threads": 1,
         },
@@ -463,6 +543,26 @@ def find_vision(
     return verified_file(run_dir, WEIGHTS_NAME)
 
 
+def find_code_stats(
+    cfg: dict[str, Any], rep: Representation, vision: Artifact | None, handed_over: bool
+) -> Artifact | None:
+    """The code statistics a frozen module's latents are standardised with
+    (``act.standardise_codes``): the vision run's ``code_stats.json`` beside its weights,
+    checked against that run's manifest as the weights were (``handed_over``: by ``darla run``,
+    which recorded both). None when codes stay raw: the setting is off, or no vision run (pixels,
+    the random encoder) or a fine-tuned encoder."""
+    if not cfg["act"]["standardise_codes"] or rep.mode != "latent" or vision is None:
+        return None
+    folder = vision.path.parent
+    if not (folder / CODE_STATS).is_file():
+        raise DarlaError(
+            f"vision run {folder} has no {CODE_STATS} (it predates standardised codes): re-run "
+            "the `darla see ...` command that made it with --force, or pass "
+            "act.standardise_codes=false to train on its raw codes"
+        )
+    return (recorded_file if handed_over else verified_file)(folder, CODE_STATS)
+
+
 def see_config(cfg: dict[str, Any], vision: str) -> dict[str, Any]:
     """The `see` config that made this representation's vision run: see's defaults with
     ``vision=``, this act run's ``runs_root`` and the ``see_overrides`` given to act."""
@@ -502,13 +602,21 @@ def _vision_name(file: Path) -> str:
     return read_config(file)["name"]
 
 
-def _write_agent_spec(run_dir, rep, algo_name, act, spec, vision_file, vision_sha, encoder) -> None:
+def _write_agent_spec(
+    run_dir, rep, algo_name, act, spec, vision_file, vision_sha, encoder, code_stats=None
+) -> None:
     vision = None
     if vision_file is not None:
         vision = {
             "path": str(vision_file.resolve()),
             "relative_path": os.path.relpath(vision_file.resolve(), run_dir.resolve()),
             "sha256": vision_sha,
+        }
+    if code_stats is not None:  # the agent's input, reproducible without the see folder
+        vision["code_stats"] = {
+            "mean": code_stats.mean.tolist(),
+            "std": code_stats.std.tolist(),
+            "frames": code_stats.frames,
         }
     write_json(
         run_dir / AGENT_FILE,
@@ -522,6 +630,7 @@ def _write_agent_spec(run_dir, rep, algo_name, act, spec, vision_file, vision_sh
             "obs_size": int(act["obs_size"]),
             "latent_dim": None if encoder is None else int(encoder.latent_dim),
             "n_actions": 3,
+            "frame_stack": int(act["frame_stack"]),
             "policy": spec,
             "vision": vision,
         },
@@ -530,7 +639,9 @@ def _write_agent_spec(run_dir, rep, algo_name, act, spec, vision_file, vision_sh
 
 def _build_or_resume(algo, run_dir: Path, venv, spec, agent_cfg, cfg, act):
     """A fresh SB3 model; resuming, the same fresh model with the last checkpoint's state loaded
-    (weights, optimizers, replay buffer, counters, RNGs, episodes), so nothing is unpickled."""
+    (weights, optimizers, replay buffer, counters, RNGs; each sub-env's current episode replayed
+    and the frame stack, monitor and next observations, LSTM states included, set as saved),
+    so nothing is unpickled and the run goes on mid-episode as it would have."""
     checkpoint = latest_checkpoint(run_dir)
     set_episodes(venv, 0)
     model = algo(
@@ -545,8 +656,7 @@ def _build_or_resume(algo, run_dir: Path, venv, spec, agent_cfg, cfg, act):
     )
     if checkpoint is None:
         return model, False
-    load_state(model, checkpoint["path"])
-    set_episodes(venv, int(checkpoint["episode"]))
+    load_state(model, checkpoint["path"])  # replays the envs to where the checkpoint saw them
     return model, True
 
 

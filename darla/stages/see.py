@@ -47,6 +47,7 @@ from darla.vision import (
     traversal_grid,
 )
 from darla.vision.base import PretrainedPart
+from darla.vision.code_stats import CODE_STATS, code_statistics, write_code_stats
 from darla.vision.registry import pretrained_parts
 from darla.vision.serialization import WEIGHTS_NAME
 from darla.vision.training.inputs import complete_model_kwargs, trainer_inputs
@@ -314,6 +315,9 @@ def _train_run(
                 **batches,
             )
         save_model(model, run_dir)
+        # the scale darla act standardises this module's codes with (training frames only)
+        stats = code_statistics(model, data.frames, training.train_idx)
+        write_code_stats(run_dir / CODE_STATS, stats)
         shown = training.val_idx if len(training.val_idx) else training.train_idx
         _write_images(model, data, shown, run_dir, seed)
         summary = {k: float(v) for k, v in terms.items()}

@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from envs.reference import ReferencePolicy
 
 import envs
 from darla.config import run_key, to_plain
@@ -40,6 +39,7 @@ from darla.settings import check_section
 from darla.transfer.aggregate import summarise
 from darla.transfer.policies import RandomPolicy, check_agent_run, load_policy
 from darla.transfer.rollout import Cell, EnvSettings, episode_seeds, evaluate_cells
+from envs.reference import ReferencePolicy
 
 # A transfer run's key: the transfer settings less these, the evaluated domains resolved (names
 # and factors), the source set's factors, every env setting and each agent run's manifest digest.
@@ -135,6 +135,7 @@ def run_transfer(
             "domain: a transfer ratio needs both; add one (e.g. domains=null for all named domains)"
         )
     settings = env_settings(t, policies)
+    t = {**t, "deterministic": action_rule(t, policies)}  # resolved: the key holds it
     env = envs.env_settings(**settings.kwargs())  # every env setting, defaults included
 
     key = TRANSFER_KEY.key(
@@ -360,6 +361,20 @@ def source_set(cfg: dict[str, Any], policies: list[Any]) -> list[tuple[str, dict
         raise DarlaError(str(error)) from error
 
 
+def action_rule(cfg: dict[str, Any], policies: list[Any]) -> bool:
+    """Greedy (True) or sampled (False): ``deterministic``, else the rule act evaluated the
+    agents with (so transfer scores the policy whose curve act drew), which they must share."""
+    if cfg["deterministic"] is not None:
+        return bool(cfg["deterministic"])
+    rules = {p.eval_deterministic for p in policies if p.eval_deterministic is not None}
+    if len(rules) > 1:
+        raise DarlaError(
+            "the agents were evaluated in act with different action rules "
+            "(act.eval_deterministic): set deterministic=true or false to choose one"
+        )
+    return bool(rules.pop()) if rules else False
+
+
 def env_settings(cfg: dict[str, Any], policies: list[Any]) -> EnvSettings:
     """Frame size, episode length and env arguments: the config's, else the agents' (one set)."""
 
@@ -383,7 +398,8 @@ def env_settings(cfg: dict[str, Any], policies: list[Any]) -> EnvSettings:
                 "transfer that agent on its own"
             )
     steps = (
-        agreed("episode_steps", [p.episode_steps for p in policies], cfg["episode_steps"]) or 150
+        agreed("episode_steps", [p.episode_steps for p in policies], cfg["episode_steps"])
+        or envs.env_settings()["max_episode_steps"]
     )
     env = agreed("env", [p.env_kwargs or None for p in policies], cfg["env"] or None) or {}
     if steps < 1:

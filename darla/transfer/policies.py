@@ -9,7 +9,10 @@ baseline alike::
 
 Optional: ``reset(seeds)`` is called with one seed per row before a batch of episodes, so a
 stochastic policy can draw each row's actions from that episode's own stream (results then do
-not depend on how episodes are batched across processes).
+not depend on how episodes are batched across processes), and a policy with a memory (a frame
+stack, an LSTM) starts every row's history afresh. ``predict`` is then called once per step
+with every row's latest frame, in order; a row whose episode ended is no longer stepped, and
+what the policy returns for it is ignored.
 
 :func:`load_policy` is the one adapter to stage 2 (:func:`darla.agents.load_agent`);
 :class:`RandomPolicy` is the uniformly random baseline the transfer ratio is measured above.
@@ -77,6 +80,8 @@ class RandomPolicy:
 class AgentPolicy:
     """A ``darla act`` run as a :class:`Policy` (wraps :class:`darla.agents.Agent`).
 
+    The agent keeps each row's history (its frame stack, its LSTM state) from one ``predict``
+    to the next, as its training envs did per sub-env; ``reset`` starts every row afresh.
     Pickles as its run folder: a worker process loads the agent itself (once per process)
     rather than receiving the weights through a pipe.
     """
@@ -94,7 +99,10 @@ class AgentPolicy:
         self.source_domains = act.get("source_domains")
         self.episode_steps = act.get("episode_steps")
         self.env_kwargs = dict(act.get("env") or {})
-        self.manifest_sha256 = sha256_file(self.run_dir / MANIFEST)
+        self.eval_deterministic = act.get("eval_deterministic")  # act's action rule
+        # None while act still trains it (its manifest is written last)
+        manifest = self.run_dir / MANIFEST
+        self.manifest_sha256 = sha256_file(manifest) if manifest.is_file() else None
         self.vision = _agent_vision(agent)
         # a fine-tuned encoder is no longer the model its `see` run scored
         self.vision_run = _vision_run(self.run_dir) if agent.encoder is not None else None
@@ -102,12 +110,13 @@ class AgentPolicy:
 
     def reset(self, seeds: Sequence[int]) -> None:
         self._rngs = [_episode_rng(s) for s in seeds]
+        self.agent.reset(len(self._rngs))
 
     def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        if deterministic:
-            return np.asarray(self.agent.predict(obs, deterministic=True)).reshape(-1)
         if self._rngs is None or len(self._rngs) != len(obs):
             self.reset(range(len(obs)))
+        if deterministic:
+            return np.asarray(self.agent.predict(obs, deterministic=True)).reshape(-1)
         return _sample_actions(self.agent, obs, self._rngs)
 
     def __reduce__(self):
@@ -141,15 +150,9 @@ def _vision_run(run_dir: Path) -> Path | None:
 
 def _sample_actions(agent: Any, obs: np.ndarray, rngs) -> np.ndarray:
     """Stochastic actions, each row sampled from its own episode's generator."""
-    import torch
-
-    policy = agent.policy
-    if not hasattr(policy, "get_distribution"):  # DQN's policy is greedy: no distribution
+    if not hasattr(agent.policy, "get_distribution"):  # DQN's policy is greedy: no distribution
         return np.asarray(agent.predict(obs, deterministic=True)).reshape(-1)
-    observed = agent.observe(obs)
-    with torch.no_grad():
-        tensor, _ = policy.obs_to_tensor(observed)
-        probs = policy.get_distribution(tensor).distribution.probs.cpu().numpy()
+    probs = agent.action_probabilities(obs)  # advances the history, as predict would
     return np.array([rng.choice(len(p), p=p / p.sum()) for rng, p in zip(rngs, probs, strict=True)])
 
 

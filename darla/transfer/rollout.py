@@ -104,9 +104,17 @@ def run_episodes(
     active = np.ones(n, dtype=bool)
     record = min(record, n)
     tapes = [[(obs[i].copy(), 0.0, 0, 0)] for i in range(record)]
+    # A policy with privileged state (the reference) plays from the envs' true states, None
+    # for a finished episode's row.
+    privileged = getattr(policy, "privileged", False)
     while active.any():
+        kwargs: dict[str, Any] = {"deterministic": deterministic}
+        if privileged:
+            kwargs["states"] = [
+                e.privileged_state() if on else None for e, on in zip(envs_, active, strict=True)
+            ]
         with torch.no_grad():
-            actions = np.asarray(policy.predict(obs, deterministic=deterministic)).reshape(-1)
+            actions = np.asarray(policy.predict(obs, **kwargs)).reshape(-1)
         for i in np.flatnonzero(active):
             frame, reward, terminated, truncated, info = envs_[i].step(int(actions[i]))
             obs[i] = frame
