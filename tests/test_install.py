@@ -62,7 +62,7 @@ def test_a_non_editable_install_runs_the_smoke_pipeline_from_another_folder(
     # and the whole pipeline (a method without a vision module: act and transfer run here)
     pipeline = subprocess.run(
         [sys.executable, "-m", "darla.cli", "run", "experiment=smoke", "methods=[random]",
-         "seeds=[7]", "transfer_overrides=['videos=false','transfer.shift.enabled=false']",
+         "seeds=[7]", "transfer_overrides=['videos=false','transfer.shift.enabled=false','domains=[A_room1,A_room2]']",
          f"runs_root={smoke_runs}"],
         cwd=elsewhere, capture_output=True, text=True, env=env, timeout=600,
     )  # fmt: skip

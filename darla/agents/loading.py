@@ -34,7 +34,7 @@ from darla.errors import DarlaError
 from darla.io import sha256_file
 from darla.manifest import MANIFEST, read_manifest
 from darla.vision import VisionModel
-from darla.vision.code_stats import MIN_STD, CodeStats
+from darla.vision.code_stats import CodeStats, stats_from_record
 
 AGENT_FILE = "agent.json"
 MODEL_FILE = "model.zip"
@@ -277,23 +277,8 @@ def code_stats(run_dir: Path, spec: dict[str, Any], latent_dim: int) -> CodeStat
     recorded = (spec.get("vision") or {}).get("code_stats")
     if recorded is None:
         return None
-    try:
-        stats = CodeStats(
-            np.asarray(recorded["mean"], dtype=np.float32),
-            np.maximum(np.asarray(recorded["std"], dtype=np.float32), MIN_STD),
-            int(recorded["frames"]),
-        )
-    except (KeyError, TypeError, ValueError) as error:
-        raise DarlaError(
-            f"{Path(run_dir) / AGENT_FILE} has unreadable code statistics ({type(error).__name__}): "
-            "re-run `darla act --force`"
-        ) from error
-    if stats.mean.shape != (latent_dim,) or stats.std.shape != (latent_dim,):
-        raise DarlaError(
-            f"{Path(run_dir) / AGENT_FILE} holds code statistics of {stats.mean.size} latents, "
-            f"its vision model has {latent_dim}: re-run `darla act --force`"
-        )
-    return stats
+    where = Path(run_dir) / AGENT_FILE
+    return stats_from_record(recorded, latent_dim, where, "re-run `darla act --force`")
 
 
 def resolve_vision_file(run_dir: Path, vision: dict[str, str], *, verify: bool = True) -> Path:

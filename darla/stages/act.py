@@ -70,7 +70,7 @@ from darla.transfer.evaluation import baseline_returns, evaluate_policy
 from darla.transfer.policies import AgentPolicy, load_policy
 from darla.transfer.rollout import EnvSettings, episode_seeds
 from darla.vision import WEIGHTS_NAME, save_model
-from darla.vision.code_stats import CODE_STATS, CodeStats, read_code_stats
+from darla.vision.code_stats import CODE_STATS, CodeStats, read_code_stats, stats_record
 
 
 @dataclass
@@ -613,11 +613,7 @@ def _write_agent_spec(
             "sha256": vision_sha,
         }
     if code_stats is not None:  # the agent's input, reproducible without the see folder
-        vision["code_stats"] = {
-            "mean": code_stats.mean.tolist(),
-            "std": code_stats.std.tolist(),
-            "frames": code_stats.frames,
-        }
+        vision["code_stats"] = stats_record(code_stats)
     write_json(
         run_dir / AGENT_FILE,
         {

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,35 +50,44 @@ def code_statistics(model, frames: np.ndarray, indices: np.ndarray) -> CodeStats
     )
 
 
+def stats_record(stats: CodeStats) -> dict[str, Any]:
+    """The statistics as JSON: ``code_stats.json``, and an agent's ``agent.json`` entry."""
+    return {"mean": stats.mean.tolist(), "std": stats.std.tolist(), "frames": stats.frames}
+
+
+def stats_from_record(record: Any, latent_dim: int, where: Path | str, fix: str) -> CodeStats:
+    """Statistics from :func:`stats_record`'s JSON, checked against the code size; a one-line
+    error naming ``where`` and the ``fix`` otherwise."""
+    try:
+        stats = CodeStats(
+            np.asarray(record["mean"], dtype=np.float32),
+            np.maximum(np.asarray(record["std"], dtype=np.float32), MIN_STD),
+            int(record["frames"]),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise DarlaError(
+            f"{where} holds no readable code statistics ({type(error).__name__}): {fix}"
+        ) from error
+    if stats.mean.shape != (latent_dim,) or stats.std.shape != (latent_dim,):
+        raise DarlaError(
+            f"{where} holds statistics of {stats.mean.size} latents, but the model's code has "
+            f"{latent_dim}: it belongs to another vision run; {fix}"
+        )
+    return stats
+
+
 def write_code_stats(path: Path, stats: CodeStats) -> Path:
-    return write_json(
-        Path(path),
-        {
-            "mean": stats.mean.tolist(),
-            "std": stats.std.tolist(),
-            "frames": stats.frames,
-            "of": "latent_mean over the vision run's training frames",
-        },
-    )
+    record = {**stats_record(stats), "of": "latent_mean over the vision run's training frames"}
+    return write_json(Path(path), record)
 
 
 def read_code_stats(path: Path, latent_dim: int) -> CodeStats:
     """Statistics written by :func:`write_code_stats`, checked against the code size."""
+    fix = "re-run `darla see --force` for that vision run"
     try:
-        data = json.loads(Path(path).read_text())
-        stats = CodeStats(
-            np.asarray(data["mean"], dtype=np.float32),
-            np.maximum(np.asarray(data["std"], dtype=np.float32), MIN_STD),
-            int(data["frames"]),
-        )
-    except (OSError, ValueError, KeyError, TypeError) as error:
+        record = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
         raise DarlaError(
-            f"{path} is not a code statistics file ({type(error).__name__}): re-run `darla see "
-            "--force` for that vision run"
+            f"{path} is not a code statistics file ({type(error).__name__}): {fix}"
         ) from error
-    if stats.mean.shape != (latent_dim,) or stats.std.shape != (latent_dim,):
-        raise DarlaError(
-            f"{path} holds statistics of {stats.mean.shape[0]} latents, but the model's code has "
-            f"{latent_dim}: it belongs to another vision run"
-        )
-    return stats
+    return stats_from_record(record, latent_dim, path, fix)

@@ -5,7 +5,7 @@
 # Run from the repository root on 2 cores: bash docs/results/curves/run.sh
 set -euo pipefail
 ROOT=${ROOT:-runs/curves}
-STEPS=${STEPS:-60000}
+STEPS=${STEPS:-100000}
 SEE="data.num_frames=10000 train.steps=2000 metrics.enabled=false"
 ACT="act.total_timesteps=$STEPS act.eval_every=10000 act.eval_episodes=5 act.checkpoint_every=20000"
 QUOTED="'${SEE// /\',\'}'"                            # 'a=1','b=2': Hydra's list of strings
