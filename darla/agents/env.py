@@ -111,19 +111,16 @@ def make_vec_env(
     seed: int,
     env_kwargs: dict[str, Any] | None = None,
     vec_env: str = "dummy",
-    first_index: int = 0,
 ) -> VecEnv:
     """``n_envs`` CollectGoodObjects, each drawing one of ``domains`` per episode, monitored.
 
     ``vec_env``: ``dummy`` (one process) or ``subproc`` (one process per env, started with
     ``forkserver``: a forked child would inherit this process's OpenGL state). Sub-env ``i``
-    plays the episode stream ``(seed, first_index + i)``; an evaluation env takes another
-    ``first_index`` so it never replays training episodes. Episode returns, lengths and pickups
-    reach SB3 through ``VecMonitor`` (``info["episode"]``).
+    plays the episode stream ``(seed, i)`` (evaluation plays transfer's own seeds instead:
+    :mod:`darla.transfer.evaluation`). Episode returns, lengths and pickups reach SB3 through
+    ``VecMonitor`` (``info["episode"]``).
     """
-    factories = [
-        _env_factory(domains, dict(env_kwargs or {}), seed, first_index + i) for i in range(n_envs)
-    ]
+    factories = [_env_factory(domains, dict(env_kwargs or {}), seed, i) for i in range(n_envs)]
     if vec_env == "subproc":
         from envs import render_process_context
 

@@ -115,7 +115,7 @@ def run_act(
     vision = find_vision(cfg, rep, vision)
     vision_file = None if vision is None else vision.path
     vision_sha = None if vision is None else vision.sha256
-    code_stats = find_code_stats(cfg, rep, vision, handed_over)
+    stats_file = find_code_stats(cfg, rep, vision, handed_over)
     label = agent_label(rep, vision_file)
     # Every input but the step count: runs that differ only in it are one agent trained for
     # longer or shorter, so a longer run continues from the last checkpoint of a shorter one.
@@ -129,7 +129,7 @@ def run_act(
         agent_cfg,
         {
             "vision_sha256": vision_sha,
-            "code_stats_sha256": None if code_stats is None else code_stats.sha256,
+            "code_stats_sha256": None if stats_file is None else stats_file.sha256,
         },
     )
     key = run_key(base_key, int(act["total_timesteps"]))
@@ -157,6 +157,7 @@ def run_act(
             label,
             vision_file,
             vision_sha,
+            stats_file,
             progress,
             callbacks,
         )
@@ -173,6 +174,7 @@ def _train_agent(
     label: str,
     vision_file: Path | None,
     vision_sha: str | None,
+    stats_file: Artifact | None,
     progress: bool,
     callbacks: list | None,
 ) -> ActResult:
@@ -191,9 +193,8 @@ def _train_agent(
         vision_sha = sha256_file(vision_file)
     elif rep.mode == "latent":
         encoder = load_encoder(vision_file, cfg["device"])
-        if act["standardise_codes"]:  # checked against its run's manifest by find_code_stats
-            stats_file = vision_file.parent / CODE_STATS
-            code_stats = read_code_stats(stats_file, int(encoder.latent_dim))
+        if stats_file is not None:  # checked against its run's manifest by find_code_stats
+            code_stats = read_code_stats(stats_file.path, int(encoder.latent_dim))
     if encoder is not None:
         check_image_size(
             encoder, (act["obs_size"], act["obs_size"], 3), f"of representation={rep.name}"

@@ -364,32 +364,26 @@ def source_set(cfg: dict[str, Any], policies: list[Any]) -> list[tuple[str, dict
 def action_rule(cfg: dict[str, Any], policies: list[Any]) -> bool:
     """Greedy (True) or sampled (False): ``deterministic``, else the rule act evaluated the
     agents with (so transfer scores the policy whose curve act drew), which they must share."""
-    if cfg["deterministic"] is not None:
-        return bool(cfg["deterministic"])
-    rules = {p.eval_deterministic for p in policies if p.eval_deterministic is not None}
-    if len(rules) > 1:
+    rule = _agreed("deterministic", [p.eval_deterministic for p in policies], cfg["deterministic"])
+    return bool(rule)
+
+
+def _agreed(field_name: str, values: list[Any], override: Any) -> Any:
+    """``override`` when set, else the one value the agents share (None if none says)."""
+    if override is not None:
+        return override
+    distinct = {json.dumps(v, sort_keys=True) for v in values if v is not None}
+    if len(distinct) > 1:
         raise DarlaError(
-            "the agents were evaluated in act with different action rules "
-            "(act.eval_deterministic): set deterministic=true or false to choose one"
+            f"the agents were trained with different {field_name} ({', '.join(sorted(distinct))}): "
+            f"set {field_name}=... to evaluate them in one env, or transfer them separately"
         )
-    return bool(rules.pop()) if rules else False
+    return json.loads(distinct.pop()) if distinct else None
 
 
 def env_settings(cfg: dict[str, Any], policies: list[Any]) -> EnvSettings:
     """Frame size, episode length and env arguments: the config's, else the agents' (one set)."""
-
-    def agreed(field_name: str, values: list[Any], override: Any) -> Any:
-        if override is not None:
-            return override
-        distinct = {json.dumps(v, sort_keys=True) for v in values if v is not None}
-        if len(distinct) > 1:
-            raise DarlaError(
-                f"the agents were trained with different {field_name} ({', '.join(sorted(distinct))}): "
-                f"set {field_name}=... to evaluate them in one env, or transfer them separately"
-            )
-        return json.loads(distinct.pop()) if distinct else None
-
-    obs_size = agreed("obs_size", [p.obs_size for p in policies], cfg["obs_size"])
+    obs_size = _agreed("obs_size", [p.obs_size for p in policies], cfg["obs_size"])
     for policy in policies:
         if policy.obs_size != obs_size:
             raise DarlaError(
@@ -398,10 +392,10 @@ def env_settings(cfg: dict[str, Any], policies: list[Any]) -> EnvSettings:
                 "transfer that agent on its own"
             )
     steps = (
-        agreed("episode_steps", [p.episode_steps for p in policies], cfg["episode_steps"])
+        _agreed("episode_steps", [p.episode_steps for p in policies], cfg["episode_steps"])
         or envs.env_settings()["max_episode_steps"]
     )
-    env = agreed("env", [p.env_kwargs or None for p in policies], cfg["env"] or None) or {}
+    env = _agreed("env", [p.env_kwargs or None for p in policies], cfg["env"] or None) or {}
     if steps < 1:
         raise DarlaError(f"episode_steps={steps}: episodes need at least one step")
     return EnvSettings(int(obs_size), int(steps), tuple(sorted(env.items())))
