@@ -7,9 +7,11 @@ import pytest
 from transfer_fixtures import SETTINGS, SIZE, STEPS, LatentPPOPolicy, domain
 
 from darla.transfer import (
+    BlindPolicy,
     Cell,
     EnvSettings,
     RandomPolicy,
+    blind_share,
     episode_seeds,
     evaluate_cells,
     run_episodes,
@@ -96,3 +98,50 @@ def test_stochastic_random_policy_rows_do_not_depend_on_the_batch(deterministic)
         run_episodes(RandomPolicy(SIZE), domain("A_room1"), [s], SETTINGS)[0][0] for s in seeds
     ]
     assert together == apart
+
+
+class LookingPolicy:
+    """Forward when the frame's centre is brighter than the frame, else turn left: its actions
+    follow what it sees (a blank frame turns it left forever)."""
+
+    name, method, seed, obs_size, vision = "looking", "looking", 0, SIZE, None
+
+    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        centre = obs[:, SIZE // 4 : 3 * SIZE // 4, SIZE // 4 : 3 * SIZE // 4].mean(axis=(1, 2, 3))
+        return np.where(centre > obs.mean(axis=(1, 2, 3)), 2, 0)
+
+
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_the_blind_diagnostic_finds_a_policy_that_ignores_its_frames(deterministic) -> None:
+    seeds = episode_seeds(4, 4)
+    room = domain("A_room1")
+
+    def share(policy) -> float:
+        played, _ = run_episodes(policy, room, seeds, SETTINGS, deterministic=deterministic)
+        blind, _ = run_episodes(
+            BlindPolicy(policy), room, seeds, SETTINGS, deterministic=deterministic
+        )
+        assert len({e["actions"] for e in played}) > 1 or deterministic  # digests tell walks apart
+        return blind_share(played, blind)
+
+    # the random policy's actions come from each episode's own stream, whatever the frames
+    assert share(RandomPolicy(SIZE)) == 1.0
+    assert share(LookingPolicy()) == 0.0
+    # the blind twin of a seed plays the same in any domain (it sees grey wherever it is)
+    twin = [
+        run_episodes(BlindPolicy(RandomPolicy(SIZE)), domain(d), seeds, SETTINGS)[0]
+        for d in ("A_room1", "A_unseen_colors")
+    ]
+    assert twin[0] == twin[1]
+
+
+def test_blind_share_is_unknown_for_episodes_without_action_digests() -> None:
+    old = [{"seed": 1, "return": 0.0}]
+    assert blind_share(old, [{"seed": 1, "actions": "ab"}]) is None
+    assert (
+        blind_share(
+            [{"seed": 1, "actions": "ab"}, {"seed": 2, "actions": "cd"}],
+            [{"seed": 2, "actions": "cd"}, {"seed": 1, "actions": "xx"}],
+        )
+        == 0.5
+    )

@@ -47,6 +47,14 @@ def test_results_cover_every_agent_and_domain(finished) -> None:
         assert agent["generalisation_gap"] == pytest.approx(
             agent["source_return"] - agent["target_return"]
         )
+        # the blind diagnostic: its blank-frame twin played once, each cell compared with it
+        assert agent["blind"]["episodes"] == 2
+        shares = [cell["blind_share"] for cell in agent["domains"].values()]
+        assert all(0.0 <= s <= 1.0 for s in shares)
+        assert agent["blind_share"] == pytest.approx(sum(shares) / len(shares))
+    for method in results["methods"].values():
+        assert 0.0 <= method["blind_share"] <= 1.0
+    assert len(list((result.run_dir / "cells").glob("*@blind.json"))) == len(agents)
     assert set(results["methods"]) == {"beta_vae", "random"}
     assert results["methods"]["beta_vae"]["runs"] == 2
     assert results["methods"]["beta_vae"]["poi_over_baseline"]["target"]["value"] is not None
@@ -66,6 +74,7 @@ def test_results_cover_every_agent_and_domain(finished) -> None:
         rows = list(csv.DictReader(f))
     per_cell = [r for r in rows if r["level"] == "agent_domain"]
     assert len(per_cell) == len(agents) * len(names)
+    assert all(0.0 <= float(r["blind_share"]) <= 1.0 for r in per_cell)
     assert {r["statistic"] for r in rows if r["level"] == "method"} >= {
         "mean",
         "iqm",
@@ -88,6 +97,7 @@ def test_report_is_self_contained_and_printed_last(finished, capsys) -> None:
     ):
         assert (result.run_dir / name).is_file()
     assert len(list(result.run_dir.glob("recon_*.png"))) == 2
+    assert "played blind" in (result.run_dir / "report.md").read_text() and "played blind" in page
     videos = sorted(p.name for p in result.run_dir.glob("videos/*.mp4"))
     assert len(videos) == len(agents) * 8  # one per agent and domain
     # a second call reuses the finished folder and prints the table and the report's path last
@@ -201,4 +211,9 @@ def test_transfer_scores_the_policy_whose_curve_act_drew(runs) -> None:
             )
             assert agent["domains"][domain]["score"] == pytest.approx(
                 summary["domains"][domain]["score"], nan_ok=True
+            )
+            # and the blind diagnostic: the same twin, the same episodes compared with it
+            assert (
+                agent["domains"][domain]["blind_share"]
+                == summary["domains"][domain]["blind_share"]
             )

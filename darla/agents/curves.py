@@ -4,8 +4,9 @@ Each finished ``darla act`` run holds its source-domain evaluations (``evaluatio
 ``act.eval_every`` steps, the same evaluation episodes each time). Runs of one representation
 and agent (one *method*) with different seeds are replicates: the report draws, per method, the
 mean normalised score against steps with the spread over seeds (min to max), and tabulates the
-last evaluation. A run evaluated before normalised scores existed is drawn in raw returns. A
-method with one seed gets a line, no band: one run gives no interval.
+last evaluation and the final evaluation's blind diagnostic (``summary.json``). A run evaluated
+before normalised scores existed is drawn in raw returns. A method with one seed gets a line, no
+band: one run gives no interval.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import numpy as np
 from darla.errors import DarlaError
 from darla.io import write_figure, write_json, write_text
 from darla.manifest import is_finished, read_manifest
+from darla.transfer.stats import mean_if_known
+from darla.transfer.tables import fmt
 
 EVALUATIONS = "evaluations.npz"
 
@@ -34,6 +37,7 @@ class Curve:
     steps: np.ndarray  # [E]
     values: np.ndarray  # [E]: mean over the evaluation episodes
     kind: str  # "score" (normalised) or "return"
+    blind_share: float | None  # the final evaluation's blind diagnostic (None: not measured)
 
 
 def is_agent_run(path: Path) -> bool:
@@ -68,7 +72,9 @@ def load_curve(run_dir: Path) -> Curve:
         raw = np.asarray(data["scores"] if kind == "score" else data["results"], dtype=float)
     values = raw.reshape(len(steps), -1).mean(axis=1) if len(steps) else raw
     method = f"{spec['representation']}-{spec['algo']}"
-    return Curve(run_dir, method, config.get("seed"), steps, values, kind)
+    summary = run_dir / "summary.json"
+    blind = json.loads(summary.read_text()).get("blind_share") if summary.is_file() else None
+    return Curve(run_dir, method, config.get("seed"), steps, values, kind, blind)
 
 
 def write_curves(run_dirs: Sequence[Path], out: Path) -> dict[str, Any]:
@@ -113,6 +119,7 @@ def write_curves(run_dirs: Sequence[Path], out: Path) -> dict[str, Any]:
             "per_seed": matrix.tolist(),
             "last": {"mean": float(mean[-1]), "min": float(matrix[:, -1].min()),
                      "max": float(matrix[:, -1].max())},
+            "blind_share": mean_if_known([c.blind_share for c in group]),
         }  # fmt: skip
     if kind == "score":
         ax.axhline(0.0, color="grey", ls=":", lw=1)
@@ -129,14 +136,14 @@ def write_curves(run_dirs: Sequence[Path], out: Path) -> dict[str, Any]:
     write_figure(out / "curves.png", fig)
     write_json(out / "curves.json", summary)
     lines = [
-        f"| method | seeds | steps | last {kind} (mean) | min | max |",
-        "|---|---|---|---|---|---|",
+        f"| method | seeds | steps | last {kind} (mean) | min | max | played blind (final) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for method, m in summary["methods"].items():
         last = m["last"]
         lines.append(
             f"| {method} | {len(m['seeds'])} | {int(m['steps'][-1])} | {last['mean']:.2f} | "
-            f"{last['min']:.2f} | {last['max']:.2f} |"
+            f"{last['min']:.2f} | {last['max']:.2f} | {fmt(m['blind_share'])} |"
         )
     write_text(out / "curves.md", "\n".join(lines) + "\n")
     print("\n".join(lines))

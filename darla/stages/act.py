@@ -257,7 +257,7 @@ def _train_agent(
             return ActResult(run_dir, False, False, model.num_timesteps, model)
         with atomic_path(run_dir / MODEL_FILE) as tmp:
             model.save(tmp)
-        summary = _summary(evaluate(model), int(model.num_timesteps), act)
+        summary = _summary(evaluate(model, blind=True), int(model.num_timesteps), act)
     finally:
         venv.close()
     write_json(run_dir / "summary.json", summary)
@@ -279,7 +279,8 @@ def _train_agent(
     print(
         f"act: trained {run_dir} ({summary['num_timesteps']} steps; source eval: normalised "
         f"score {_shown(summary['mean_score'])}, return {summary['mean_return']:.2f}, good "
-        f"{summary['mean_good_pickups']:.2f}, bad {summary['mean_bad_pickups']:.2f} per episode)"
+        f"{summary['mean_good_pickups']:.2f}, bad {summary['mean_bad_pickups']:.2f} per episode; "
+        f"played blind {_shown(summary['blind_share'])})"
     )
     return ActResult(run_dir, False, True, int(model.num_timesteps), model)
 
@@ -319,16 +320,17 @@ class SourceEvaluation:
         deterministic = bool(act["eval_deterministic"])
         return cls(domains, seeds, settings, deterministic, baselines, run_dir, cfg, encoder)
 
-    def policy(self, policy: Any) -> dict[str, Any]:
-        """A transfer policy (a loaded agent) on the evaluation episodes."""
+    def policy(self, policy: Any, *, blind: bool = False) -> dict[str, Any]:
+        """A transfer policy (a loaded agent) on the evaluation episodes; ``blind`` adds the
+        blind diagnostic (the final evaluation's)."""
         return evaluate_policy(
             policy, self.domains, self.seeds, self.settings,
-            deterministic=self.deterministic, baselines=self.baselines,
+            deterministic=self.deterministic, baselines=self.baselines, blind=blind,
         )  # fmt: skip
 
-    def __call__(self, model: Any) -> dict[str, Any]:
+    def __call__(self, model: Any, *, blind: bool = False) -> dict[str, Any]:
         agent = agent_of(self.run_dir, read_agent_spec(self.run_dir), model.policy, self.encoder)
-        return self.policy(AgentPolicy(agent, self.run_dir, self.cfg))
+        return self.policy(AgentPolicy(agent, self.run_dir, self.cfg), blind=blind)
 
 
 # Under each agent run: the random and reference policies' returns on its evaluation episodes.
@@ -347,6 +349,8 @@ def _summary(result: dict[str, Any], num_timesteps: int, act: dict[str, Any]) ->
         "mean_score": _mean(scores) if len(scores) == len(result["scores"]) else None,
         "mean_good_pickups": _mean(result["good_pickups"]),
         "mean_bad_pickups": _mean(result["bad_pickups"]),
+        # the share of episodes played with the actions it takes when every frame is blank
+        "blind_share": result.get("blind_share"),
         "domains": result["domains"],
     }
 
@@ -383,7 +387,7 @@ def _evaluate_again_if_asked(
     print(f"act: evaluating {run_dir} again ({changed}); its curve stays as recorded")
     policy = load_policy(run_dir)  # checks model.zip and the vision file against the manifest
     evaluation = SourceEvaluation.of_run(cfg, source, run_dir, policy.agent.encoder)
-    summary = _summary(evaluation.policy(policy), int(summary["num_timesteps"]), act)
+    summary = _summary(evaluation.policy(policy, blind=True), int(summary["num_timesteps"]), act)
     write_json(run_dir / "summary.json", summary)
     manifest = read_manifest(run_dir)
     config = manifest["config"]

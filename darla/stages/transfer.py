@@ -37,7 +37,13 @@ from darla.manifest import verified_file, write_manifest
 from darla.reuse import RunKey, announce, run_lock
 from darla.settings import check_section
 from darla.transfer.aggregate import summarise
-from darla.transfer.policies import RandomPolicy, check_agent_run, load_policy
+from darla.transfer.policies import (
+    BlindPolicy,
+    RandomPolicy,
+    blind_share,
+    check_agent_run,
+    load_policy,
+)
 from darla.transfer.rollout import Cell, EnvSettings, episode_seeds, evaluate_cells
 from envs.reference import ReferencePolicy
 
@@ -145,6 +151,7 @@ def run_transfer(
         [factors for _, factors in sources],
         env,
         sorted(p.manifest_sha256 for p in policies),
+        EPISODE_FORMAT,  # what a results.json holds follows what its episodes hold
     )
     run_dir = Path(cfg["runs_root"]) / "transfer" / key
     # one writer per run folder: a sweep job evaluating the same agents waits, then reuses
@@ -166,39 +173,48 @@ def run_transfer(
         # Episodes are cached apart from this run folder, by what decides them: another report of
         # the same episodes (more bootstrap reps, another baseline) replays none of them.
         cache = Path(cfg["runs_root"]) / "transfer" / EPISODE_CACHE
+        # Every agent and both baselines in every domain, and each agent's blind twin (blank
+        # frames: the blind diagnostic) once, in the first source domain: what it sees is blank
+        # whatever the domain, so that play stands for every domain.
+        plan = [
+            (f"{p.name}__{safe_name(name)}", p, (name, factors), _identity(p, policies))
+            for p in [*baselines, *policies]
+            for name, factors in domains
+        ]
+        plan += [
+            (blind_cell(p.name), BlindPolicy(p), sources[0], [p.manifest_sha256, "blind", BlindPolicy.BLANK])
+            for p in policies
+        ]  # fmt: skip
         cells, stored, episode_files = [], {}, {}
-        for policy in [*baselines, *policies]:
-            for name, factors in domains:
-                cell_key = f"{policy.name}__{safe_name(name)}"
-                digest = run_key(
-                    policy.manifest_sha256 if policy in policies else _baseline_identity(policy),
-                    factors, seeds, env, bool(t["deterministic"]),
-                )  # fmt: skip
-                video = None
-                if t["videos"] and int(t["episodes_per_video"]) > 0 and policy in policies:
-                    video = {
-                        "episodes": min(int(t["episodes_per_video"]), episodes),
-                        "fps": int(t["video_fps"]),
-                    }
-                    # its caption names the agent and domain as labelled here
-                    label = run_key(video, policy.name, name)
-                    video["path"] = str(cache / f"{digest}.{label}.mp4")
-                episodes_file = episode_files[cell_key] = cache / f"{digest}.json"
-                path = run_dir / "cells" / f"{cell_key}.json"
-                video_file = _cached_video(video)
-                if (
-                    not cfg["force"]
-                    and not path.is_file()
-                    and episodes_file.is_file()
-                    and (video is None or video_file is not None)
-                ):
-                    episodes_played = json.loads(episodes_file.read_text())["episodes"]
-                    _record(run_dir, cell_key, policy.name, name, seeds, episodes_played,
-                            episodes_file.stem, video_file)  # fmt: skip
-                if path.is_file():
-                    stored[cell_key] = json.loads(path.read_text())
-                    continue
-                cells.append(Cell(cell_key, policy, (name, factors), seeds, video))
+        for cell_key, policy, (name, factors), identity in plan:
+            digest = run_key(
+                identity, factors, seeds, env, bool(t["deterministic"]), EPISODE_FORMAT
+            )
+            video = None
+            if t["videos"] and int(t["episodes_per_video"]) > 0 and policy in policies:
+                video = {
+                    "episodes": min(int(t["episodes_per_video"]), episodes),
+                    "fps": int(t["video_fps"]),
+                }
+                # its caption names the agent and domain as labelled here
+                label = run_key(video, policy.name, name)
+                video["path"] = str(cache / f"{digest}.{label}.mp4")
+            episodes_file = episode_files[cell_key] = cache / f"{digest}.json"
+            path = run_dir / "cells" / f"{cell_key}.json"
+            video_file = _cached_video(video)
+            if (
+                not cfg["force"]
+                and not path.is_file()
+                and episodes_file.is_file()
+                and (video is None or video_file is not None)
+            ):
+                episodes_played = json.loads(episodes_file.read_text())["episodes"]
+                _record(run_dir, cell_key, policy.name, name, seeds, episodes_played,
+                        episodes_file.stem, video_file)  # fmt: skip
+            if path.is_file():
+                stored[cell_key] = json.loads(path.read_text())
+                continue
+            cells.append(Cell(cell_key, policy, (name, factors), seeds, video))
         if stored:
             print(
                 f"transfer: {run_dir}: {len(stored)} of {len(stored) + len(cells)} cells done "
@@ -244,8 +260,15 @@ def run_transfer(
 
 
 # Under runs_root/transfer/: one JSON of episodes per (agent digest, domain factors, seeds, env
-# settings, action rule), and one video per such cell and video setting.
+# settings, action rule, episode format), and one video per such cell and video setting.
 EPISODE_CACHE = "episodes"
+# 2: each episode carries its action sequence's digest (the blind diagnostic compares them)
+EPISODE_FORMAT = 2
+
+
+def blind_cell(agent: str) -> str:
+    """The cell key of an agent's blind twin ('@' is in no domain's cell key)."""
+    return f"{agent}@blind"
 
 
 def _cached_video(video: dict[str, Any] | None) -> Path | None:
@@ -401,7 +424,9 @@ def env_settings(cfg: dict[str, Any], policies: list[Any]) -> EnvSettings:
     return EnvSettings(int(obs_size), int(steps), tuple(sorted(env.items())))
 
 
-def _episode_summary(record: dict[str, Any]) -> dict[str, Any]:
+def _episode_summary(record: dict[str, Any], blind: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A cell's means over its episodes; with the agent's ``blind`` twin's record, the share of
+    episodes it played exactly as blind (``blind_share``)."""
     eps = record["episodes"]
     returns = np.array([e["return"] for e in eps], dtype=float)
     return {
@@ -413,11 +438,15 @@ def _episode_summary(record: dict[str, Any]) -> dict[str, Any]:
         "mean_length": float(np.mean([e["length"] for e in eps])),
         "returns": returns.tolist(),
         "video": record.get("video"),
+        **({} if blind is None else {"blind_share": blind_share(eps, blind["episodes"])}),
     }
 
 
-def _baseline_identity(policy: Any) -> list[Any]:
-    """What decides a baseline's episodes (it has no run folder to hash): its kind and version."""
+def _identity(policy: Any, agents: list[Any]) -> Any:
+    """What decides a policy's episodes: an agent's manifest digest; for a baseline (it has no
+    run folder to hash) its kind and version."""
+    if policy in agents:
+        return policy.manifest_sha256
     return [policy.name, getattr(policy, "version", 1), getattr(policy, "n_actions", 3)]
 
 
@@ -438,8 +467,12 @@ def assemble(cfg, key, run_dir, domains, split, settings, seeds, policies, basel
             "run_dir": str(policy.run_dir),
             "manifest_sha256": policy.manifest_sha256,
             "domains": {
-                n: _episode_summary(stored[f"{policy.name}__{safe_name(n)}"]) for n in names
+                n: _episode_summary(
+                    stored[f"{policy.name}__{safe_name(n)}"], stored[blind_cell(policy.name)]
+                )
+                for n in names
             },
+            "blind": _episode_summary(stored[blind_cell(policy.name)]),
         }
         for policy in policies
     ]

@@ -17,8 +17,10 @@ domain, in parallel, and writes the report; :mod:`darla.transfer.stats` holds th
 
 from darla.transfer.policies import (
     AgentPolicy,
+    BlindPolicy,
     Policy,
     RandomPolicy,
+    blind_share,
     check_agent_run,
     load_policy,
 )
@@ -41,6 +43,7 @@ from darla.transfer.stats import (
 
 __all__ = [
     "AgentPolicy",
+    "BlindPolicy",
     "Cell",
     "EnvSettings",
     "Policy",
@@ -48,6 +51,7 @@ __all__ = [
     "Recording",
     "aggregate_iqm",
     "aggregate_mean",
+    "blind_share",
     "check_agent_run",
     "episode_seeds",
     "evaluate_cells",

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from darla.transfer.stats import (
+    mean_if_known,
     normalised_scores,
     spearman_interval,
     summarise_methods,
@@ -51,6 +52,10 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
         seed=int(boot["seed"]),
         confidence=float(boot["confidence"]),
     )
+    for method, m in results["methods"].items():
+        m["blind_share"] = mean_if_known(
+            [a.get("blind_share") for a in results["agents"] if a["method"] == method]
+        )
     if "latent_shift" in results:
         results["disentanglement_vs_transfer"] = disentanglement_vs_transfer(results)
     return results
@@ -87,12 +92,17 @@ def agent_returns(results: dict[str, Any]) -> None:
             {
                 "source_return": source,
                 "target_return": target,
-                "source_score": _mean_score([scores[n] for n in src]),
-                "target_score": _mean_score([scores[n] for n in tgt]),
+                "source_score": mean_if_known([scores[n] for n in src]),
+                "target_score": mean_if_known([scores[n] for n in tgt]),
                 "source_above_random": source - random_src,
                 "target_above_random": target - random_tgt,
                 "transfer_ratio": None if np.isnan(ratio) else ratio,
                 "generalisation_gap": source - target,
+                # the blind diagnostic: the share of its episodes (every domain) it played with
+                # the actions it takes when every frame is blank
+                "blind_share": mean_if_known(
+                    [cell.get("blind_share") for cell in agent["domains"].values()]
+                ),
             }
         )
 
@@ -105,10 +115,6 @@ def _score(results: dict[str, Any], domain: str, cell: dict[str, Any]) -> float 
         np.array([results["reference"][domain]["mean_return"]]),
     )[0]
     return None if np.isnan(score) else float(score)
-
-
-def _mean_score(scores: list[float | None]) -> float | None:
-    return None if not scores or any(s is None for s in scores) else float(np.mean(scores))
 
 
 def method_scores(results: dict[str, Any]) -> dict[str, np.ndarray]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from darla.transfer.policies import RandomPolicy
+from darla.transfer.policies import BlindPolicy, RandomPolicy, blind_share
 from darla.transfer.rollout import EnvSettings, episode_seeds, run_episodes
 from darla.transfer.stats import normalised_scores
 
@@ -44,11 +44,20 @@ def evaluate_policy(
     *,
     deterministic: bool,
     baselines: dict[str, dict[str, float]],
+    blind: bool = False,
 ) -> dict[str, Any]:
     """``policy`` on every seed in every domain: per episode (domain-major order) its return,
-    length, pickups and normalised score, and per domain the mean return and score."""
+    length, pickups and normalised score, and per domain the mean return and score. With
+    ``blind``, also the blind diagnostic as transfer measures it: its blank-frame twin plays the
+    seeds once (in the first domain: it sees grey in any), and ``blind_share`` (per domain and
+    overall) is the share of episodes the policy played with exactly the twin's actions."""
     out: dict[str, Any] = {k: [] for k in ("returns", "lengths", "good_pickups", "bad_pickups")}
     out["scores"], out["domains"] = [], {}
+    twin = None
+    if blind:
+        twin, _ = run_episodes(
+            BlindPolicy(policy), domains[0], seeds, settings, deterministic=deterministic
+        )
     for name, factors in domains:
         episodes, _ = run_episodes(
             policy, (name, factors), seeds, settings, deterministic=deterministic
@@ -64,6 +73,10 @@ def evaluate_policy(
             "mean_return": float(returns.mean()),
             "score": None if np.isnan(scores.mean()) else float(scores.mean()),
         }
+        if twin is not None:
+            out["domains"][name]["blind_share"] = blind_share(episodes, twin)
+    if twin is not None:
+        out["blind_share"] = float(np.mean([d["blind_share"] for d in out["domains"].values()]))
     return out
 
 

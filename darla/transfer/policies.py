@@ -15,7 +15,9 @@ with every row's latest frame, in order; a row whose episode ended is no longer 
 what the policy returns for it is ignored.
 
 :func:`load_policy` is the one adapter to stage 2 (:func:`darla.agents.load_agent`);
-:class:`RandomPolicy` is the uniformly random baseline the transfer ratio is measured above.
+:class:`RandomPolicy` is the uniformly random baseline the transfer ratio is measured above;
+:class:`BlindPolicy` is an agent shown blank frames, the twin the blind diagnostic compares it
+with (:func:`blind_share`).
 """
 
 from __future__ import annotations
@@ -75,6 +77,46 @@ class RandomPolicy:
         if len(self._rngs) != len(obs):
             self.reset(range(len(obs)))
         return np.array([rng.integers(self.n_actions) for rng in self._rngs], dtype=np.int64)
+
+
+class BlindPolicy:
+    """An agent shown one blank frame (uniform grey) at every step: the blind diagnostic.
+
+    Its actions cannot depend on what the agent would have seen, only on the episode's action
+    stream (:meth:`reset` passes the seeds on) and the agent's own history of blank inputs. So an
+    episode in which the real agent takes exactly the actions its blind twin takes on the same
+    seed is one it played whatever the frames were: a greedy policy that replays one action
+    pattern scores a transfer ratio near 1 by construction, and this finds it. Nothing the blind
+    twin sees depends on the domain (the looks are all it changes), so one domain's play of it
+    stands for all.
+    """
+
+    method = "blind"
+    vision = None
+    BLANK = 128  # the grey every frame is replaced with
+
+    def __init__(self, policy: Any) -> None:
+        self.policy = policy
+        self.name = f"{policy.name} (blind)"
+        self.seed = policy.seed
+        self.obs_size = policy.obs_size
+
+    def reset(self, seeds: Sequence[int]) -> None:
+        if hasattr(self.policy, "reset"):
+            self.policy.reset(seeds)
+
+    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        return self.policy.predict(np.full_like(obs, self.BLANK), deterministic)
+
+
+def blind_share(played: Sequence[dict[str, Any]], blind: Sequence[dict[str, Any]]) -> float | None:
+    """The share of ``played`` episodes whose action sequence equals the blind twin's on the same
+    seed (None when either side predates action digests)."""
+    twin = {e["seed"]: e.get("actions") for e in blind}
+    same = [twin.get(e["seed"]) for e in played]
+    if not played or any(e.get("actions") is None for e in played) or None in same:
+        return None
+    return float(np.mean([e["actions"] == t for e, t in zip(played, same, strict=True)]))
 
 
 class AgentPolicy:

@@ -102,7 +102,10 @@ INTRO = (
     "random) per domain, as DMLab-30 normalises by human and random scores: the reference is a "
     "scripted policy that knows where the objects are, and it and a uniformly random policy "
     "play the same episodes as the agents. Transfer ratio = (target − random) / (source − "
-    "random), on mean returns."
+    "random), on mean returns. Played blind = the share of an agent's episodes in which it took "
+    "exactly the actions it takes, on the same seed, when every frame it sees is a blank grey: "
+    "episodes it played whatever it saw (a blind policy's transfer ratio is near 1 by "
+    "construction, so a high share makes its ratio meaningless)."
 )
 
 

@@ -11,6 +11,7 @@ played it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,12 @@ def episode_seeds(seed: int, episodes: int) -> list[int]:
         int(np.random.SeedSequence([int(seed), 0xE7A1, i]).generate_state(1)[0] >> 1)
         for i in range(episodes)
     ]
+
+
+def action_digest(actions: Sequence[int]) -> str:
+    """A short digest of an episode's action sequence: equal digests, equal episodes (the env is
+    deterministic given the seed and the actions)."""
+    return hashlib.sha256(bytes(actions)).hexdigest()[:16]
 
 
 @dataclass
@@ -80,8 +87,9 @@ def run_episodes(
 ) -> tuple[list[dict[str, Any]], list[Recording]]:
     """Play one episode per seed in ``domain`` in lock step; record the first ``record`` of them.
 
-    Returns one dict per episode (``seed, return, good_pickups, bad_pickups, length``) and the
-    recordings.
+    Returns one dict per episode (``seed, return, good_pickups, bad_pickups, length``, and
+    ``actions``: a digest of its action sequence, so two plays of a seed can be told apart or
+    found identical) and the recordings.
     """
     import torch
 
@@ -102,6 +110,7 @@ def run_episodes(
     bad = np.zeros(n, dtype=np.int64)
     lengths = np.zeros(n, dtype=np.int64)
     active = np.ones(n, dtype=bool)
+    taken: list[list[int]] = [[] for _ in range(n)]
     record = min(record, n)
     tapes = [[(obs[i].copy(), 0.0, 0, 0)] for i in range(record)]
     # A policy with privileged state (the reference) plays from the envs' true states, None
@@ -117,6 +126,7 @@ def run_episodes(
             actions = np.asarray(policy.predict(obs, **kwargs)).reshape(-1)
         for i in np.flatnonzero(active):
             frame, reward, terminated, truncated, info = envs_[i].step(int(actions[i]))
+            taken[i].append(int(actions[i]))
             obs[i] = frame
             returns[i] += reward
             good[i], bad[i] = info["good_pickups"], info["bad_pickups"]
@@ -132,6 +142,7 @@ def run_episodes(
             "good_pickups": int(good[i]),
             "bad_pickups": int(bad[i]),
             "length": int(lengths[i]),
+            "actions": action_digest(taken[i]),
         }
         for i, s in enumerate(seeds)
     ]

@@ -278,3 +278,9 @@ def _rank_correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = (x * y).sum(axis=1) / np.sqrt((x * x).sum(axis=1) * (y * y).sum(axis=1))
     return np.clip(rho, -1.0, 1.0)
+
+
+def mean_if_known(values: Sequence[float | None]) -> float | None:
+    """The mean, or None if there is none or any value is unknown (a normalised score where the
+    reference is not above random; a blind share from before episodes carried action digests)."""
+    return None if not values or any(v is None for v in values) else float(np.mean(values))

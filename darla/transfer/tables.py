@@ -98,7 +98,7 @@ def aggregate_table(results: Mapping[str, Any]) -> Table:
     header = [
         "method", "runs", "source score IQM", "target score IQM", "source IQM", "target IQM",
         "source mean", "target mean", "transfer ratio", "generalisation gap",
-        f"P(> {baseline}) target", f"P(> {baseline}) source",
+        f"P(> {baseline}) target", f"P(> {baseline}) source", "played blind",
     ]  # fmt: skip
     rows = []
     for method, m in results["methods"].items():
@@ -109,6 +109,7 @@ def aggregate_table(results: Mapping[str, Any]) -> Table:
                 fmt_ci(s["source/iqm"]), fmt_ci(s["target/iqm"]),
                 fmt_ci(s["source/mean"]), fmt_ci(s["target/mean"]), fmt_ci(s["transfer_ratio"]),
                 fmt_ci(s["generalisation_gap"]), fmt_ci(poi.get("target")), fmt_ci(poi.get("source")),
+                fmt(m.get("blind_share")),
             ]
         )  # fmt: skip
     return header, rows
@@ -117,13 +118,13 @@ def aggregate_table(results: Mapping[str, Any]) -> Table:
 def agent_table(results: Mapping[str, Any]) -> Table:
     header = ["agent", "method", "seed", "source score", "target score", "source return",
               "target return", "above random (source)", "above random (target)", "transfer ratio",
-              "generalisation gap"]  # fmt: skip
+              "generalisation gap", "played blind"]  # fmt: skip
     rows = [
         [
             a["name"], a["method"], str(a["seed"]), fmt(a.get("source_score")), fmt(a.get("target_score")),
             fmt(a["source_return"]), fmt(a["target_return"]),
             fmt(a["source_above_random"]), fmt(a["target_above_random"]), fmt(a["transfer_ratio"]),
-            fmt(a["generalisation_gap"]),
+            fmt(a["generalisation_gap"]), fmt(a.get("blind_share")),
         ]
         for a in results["agents"]
     ]  # fmt: skip
@@ -132,7 +133,7 @@ def agent_table(results: Mapping[str, Any]) -> Table:
 
 def cell_table(results: Mapping[str, Any]) -> Table:
     header = ["agent", "domain", "split", "episodes", "return (mean ± std)", "score",
-              "good pickups", "bad pickups", "episode length"]  # fmt: skip
+              "good pickups", "bad pickups", "episode length", "played blind"]  # fmt: skip
     split = {d["name"]: d["split"] for d in results["domains"]}
     rows = []
     for label, per in _policies(results):
@@ -142,6 +143,7 @@ def cell_table(results: Mapping[str, Any]) -> Table:
                     label, domain, split[domain], str(c["episodes"]),
                     f"{c['mean_return']:.2f} ± {c['std_return']:.2f}", fmt(c.get("score")),
                     fmt(c["mean_good_pickups"]), fmt(c["mean_bad_pickups"]), fmt(c["mean_length"], 1),
+                    fmt(c.get("blind_share")),
                 ]
             )  # fmt: skip
     return header, rows
@@ -209,14 +211,14 @@ def summary_table(results: Mapping[str, Any]) -> str:
     """The console summary: one line per method (IQMs with 95% CIs), then the random policy."""
     header = [
         "method", "runs", "source score IQM", "target score IQM", "source IQM [95% CI]",
-        "target IQM [95% CI]", "transfer ratio", "gap",
+        "target IQM [95% CI]", "transfer ratio", "gap", "played blind",
     ]  # fmt: skip
     rows = [
         [
             method, str(m["runs"]), fmt_ci(m["stats"].get("source/score_iqm")),
             fmt_ci(m["stats"].get("target/score_iqm")), fmt_ci(m["stats"]["source/iqm"]),
             fmt_ci(m["stats"]["target/iqm"]), fmt_ci(m["stats"]["transfer_ratio"]),
-            fmt(m["stats"]["generalisation_gap"]["value"]),
+            fmt(m["stats"]["generalisation_gap"]["value"]), fmt(m.get("blind_share")),
         ]
         for method, m in results["methods"].items()
     ]  # fmt: skip
@@ -225,7 +227,7 @@ def summary_table(results: Mapping[str, Any]) -> str:
             rows.append(
                 [f"{name} policy", "-", "0" if name == "random" else "1",
                  "0" if name == "random" else "1", fmt(results[f"{name}_source_return"]),
-                 fmt(results[f"{name}_target_return"]), "-", "-"]
+                 fmt(results[f"{name}_target_return"]), "-", "-", "-"]
             )  # fmt: skip
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [
@@ -240,7 +242,7 @@ def summary_table(results: Mapping[str, Any]) -> str:
 CSV_FIELDS = [
     "level", "method", "agent", "seed", "domain", "split", "statistic", "value", "ci_low",
     "ci_high", "episodes", "mean_return", "std_return", "score", "mean_good_pickups",
-    "mean_bad_pickups", "mean_length",
+    "mean_bad_pickups", "mean_length", "blind_share",
 ]  # fmt: skip
 
 
@@ -256,6 +258,7 @@ def csv_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             "split": split[domain], "episodes": c["episodes"], "mean_return": c["mean_return"],
             "std_return": c["std_return"], "score": c.get("score"), "mean_good_pickups": c["mean_good_pickups"],
             "mean_bad_pickups": c["mean_bad_pickups"], "mean_length": c["mean_length"],
+            "blind_share": c.get("blind_share"),
         })  # fmt: skip
 
     for domain, c in results["random"].items():
@@ -272,6 +275,7 @@ def csv_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             "target_return",
             "transfer_ratio",
             "generalisation_gap",
+            "blind_share",
         ):
             rows.append({"level": "agent", "method": a["method"], "agent": a["name"], "seed": a["seed"],
                          "statistic": stat, "value": a.get(stat)})  # fmt: skip
