@@ -7,7 +7,6 @@ import re
 
 import pytest
 
-import envs
 from darla.config import compose
 from darla.stages.act import run_act
 from darla.stages.see import run_see
@@ -34,14 +33,16 @@ def test_smoke_see_act_transfer(smoke_runs) -> None:
         progress=False,
     )
     results = json.loads((result.run_dir / "results.json").read_text())
-    assert [d["name"] for d in results["domains"]] == envs.domain_names()
+    smoke = compose("transfer", ["experiment=smoke"])["transfer"]["domains"]
+    assert [d["name"] for d in results["domains"]] == list(smoke)
+    assert {d["split"] for d in results["domains"]} == {"source", "target"}
     assert set(results["methods"]) == {"beta_vae", "pixels"}
     poi = results["methods"]["beta_vae"]["poi_over_baseline"]
     assert set(poi) == {"source", "target", "all"}
     assert list(results["latent_shift"]) and all(
         e["method"] == "beta_vae" for e in results["latent_shift"].values()
     )  # the pixels agent has no vision module
-    assert len(list(result.run_dir.glob("videos/*.mp4"))) == 2 * len(envs.domain_names())
+    assert len(list(result.run_dir.glob("videos/*.mp4"))) == 2 * len(smoke)
     assert not re.search(
         r"https?://|(?:src|href)\s*=\s*[\"'](?!data:)", result.report_html.read_text()
     )

@@ -2,9 +2,10 @@
 
 Read top to bottom: check the agent runs and the config, resolve the domains and their split,
 name the run folder, play the evaluation episodes (the same seeds for every agent and domain, a
-uniformly random policy beside them), reduce them per agent and per method (rliable's
-statistics), measure how far each vision module's latents move under each shift, write the
-report, then the manifest.
+uniformly random and the reference policy beside them, and each agent's blind twin once),
+reduce them per agent and per method (rliable's statistics, normalised scores, the share of
+episodes played blind), measure how far each vision module's latents move under each shift,
+write the report, then the manifest.
 
 A run folder ``runs/transfer/<key>/`` is keyed by the resolved config and the sha256 of each
 agent run's manifest. Each finished (agent, domain) cell's episodes are stored at once in
