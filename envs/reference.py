@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from envs.collect_good_objects import PrivilegedState
+from envs.view import visible
 
 TURN_LEFT, TURN_RIGHT, FORWARD = 0, 1, 2  # CollectGoodObjects.actions' first three
 
@@ -280,12 +281,9 @@ class ReferencePolicy:
 
 
 def in_view(state: PrivilegedState, positions: np.ndarray, half_fov_deg: float = 30.0) -> bool:
-    """Whether an object's centre lies in the agent's 60-degree view (occlusion ignored)."""
-    if len(positions) == 0:
-        return False
-    offset = positions - state.agent_pos
-    bearing = np.arctan2(-offset[:, 1], offset[:, 0]) - state.agent_dir
-    return bool(np.any(np.abs(np.angle(np.exp(1j * bearing))) < math.radians(half_fov_deg)))
+    """Whether an object's centre lies in the agent's 60-degree view (occlusion ignored): the
+    rule of :mod:`envs.view`, which the object probe uses too."""
+    return bool(visible(state, positions, half_fov_deg).any())
 
 
 def task_statistics(episodes: int = 40, **env_settings: Any) -> dict[str, dict[str, float]]:

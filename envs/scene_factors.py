@@ -71,6 +71,10 @@ class CollectGoodObjectsFactors:
         self.factor_values = (*domain_factors.values(), AGENT_YAW_DEG, LANES, LANES)
         self.factor_sizes = tuple(len(v) for v in self.factor_values)
         self.domains = [name for name, _ in resolved]
+        # what the object probe renders its own episodes with (darla.metrics.object_probe)
+        self.domain_specs = tuple({**factors, "name": name} for name, factors in resolved)
+        self.obs_size = obs_size
+        self.env_kwargs = dict(env_kwargs)
         self._env = CollectGoodObjects(domain=resolved[0][1], obs_size=obs_size, **env_kwargs)
         height, width = self._env.observation_space.shape[:2]
         self.observation_shape = (height, width, 3)

@@ -1,10 +1,12 @@
-"""Random-agent data: content-hashed, reused, identical across worker counts, split by episode."""
+"""Random-agent data: content-hashed, reused, identical across worker counts, split by episode;
+the agent holds each action for ``action_repeat`` steps."""
 
 import numpy as np
 import pytest
 
 import envs
 from darla.data import CollectionConfig, collect, collection_hash, load_or_collect, open_frames
+from darla.data.collection import ACTION_REPEAT, random_agent
 from darla.errors import DarlaError
 
 SMALL = {"num_frames": 120, "episode_length": 20, "obs_size": 32, "seed": 0}
@@ -46,6 +48,10 @@ def test_same_config_is_reused_and_a_changed_one_collects_anew(collected, monkey
     assert collection_hash(
         CollectionConfig(**{**SMALL, "domains": ("A_room1",)})
     ) != collection_hash(CollectionConfig(**SMALL))
+    assert collection_hash(CollectionConfig(**{**SMALL, "action_repeat": 1})) != collection_hash(
+        CollectionConfig(**SMALL)
+    )
+    assert CollectionConfig(**SMALL).identity()["action_repeat"] == ACTION_REPEAT
 
 
 def test_worker_count_does_not_change_the_data(collected, tmp_path):
@@ -84,6 +90,32 @@ def test_bad_collection_config_fails_clearly():
         CollectionConfig(domains=("C_room3",))
     with pytest.raises(DarlaError, match="num_frames"):
         CollectionConfig(num_frames=0)
+    with pytest.raises(DarlaError, match="action_repeat must be at least 1, got 0"):
+        CollectionConfig(action_repeat=0)
+    with pytest.raises(DarlaError, match="action_repeat must be a whole number"):
+        CollectionConfig(action_repeat=2.5)
+
+
+def test_the_random_agent_holds_each_uniform_draw_for_action_repeat_steps():
+    held = list(zip(range(12), random_agent(np.random.default_rng(3), 3, 4), strict=False))
+    actions = [a for _, a in held]
+    draws = np.random.default_rng(3).integers(3, size=3)
+    assert actions == [int(d) for d in np.repeat(draws, 4)]
+    # one action a step is one draw a step: the stream a uniformly random agent has always had
+    single = [
+        a for _, a in zip(range(12), random_agent(np.random.default_rng(3), 3, 1), strict=False)
+    ]
+    assert single == [int(d) for d in np.random.default_rng(3).integers(3, size=12)]
+
+
+def test_a_longer_hold_changes_the_frames_not_their_domains(collected, tmp_path):
+    held = open_frames(
+        collect(CollectionConfig(**{**SMALL, "action_repeat": 1}), tmp_path, progress=False)
+    )
+    default = open_frames(collected[1])
+    np.testing.assert_array_equal(held.domain_ids, default.domain_ids)
+    np.testing.assert_array_equal(held.frames[::20], default.frames[::20])  # the same resets
+    assert not np.array_equal(held.frames, default.frames)
 
 
 def test_an_untouched_folder_is_not_hashed_again_a_touched_file_is(

@@ -39,6 +39,7 @@ def darla(*args, cwd):
         (["train.lr=-0.1"], "train.lr=-0.1: use a number > 0"),
         (["data.val_fraction=0.95"], "data.val_fraction=0.95: use a number >= 0 and <= 0.9"),
         (["data.num_frames=ten"], "data.num_frames='ten': use a whole number >= 2"),
+        (["data.action_repeat=0"], "data.action_repeat=0: use a whole number >= 1"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(overrides, message, tmp_path, capsys):

@@ -214,6 +214,5 @@ def test_transfer_scores_the_policy_whose_curve_act_drew(runs) -> None:
             )
             # and the blind diagnostic: the same twin, the same episodes compared with it
             assert (
-                agent["domains"][domain]["blind_share"]
-                == summary["domains"][domain]["blind_share"]
+                agent["domains"][domain]["blind_share"] == summary["domains"][domain]["blind_share"]
             )

@@ -1,9 +1,13 @@
 """Random-agent data collection across the vision domains, stored under a content hash.
 
 DARLA's vision module never sees rewards or target domains: it learns from frames a uniformly
-random agent collects in the source domains. Each episode's seed, domain and actions derive from
-(seed, episode index) alone, so the same config gives the same bytes whether one process or
-several collect it, and a second ``see`` with the same config reuses the folder.
+random agent collects in the source domains. The agent holds each uniformly drawn action for
+``action_repeat`` steps, recording every frame (:func:`random_agent`): DMLab's random agent acts
+at an action repeat of 4, so it crosses the open room, where a new uniform action every step
+mostly turns back and forth near where it started (two of the three actions turn). Each
+episode's seed, domain and actions derive from (seed, episode index) alone, so the same config
+gives the same bytes whether one process or several collect it, and a second ``see`` with the
+same config reuses the folder.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +32,10 @@ from envs.domains import value_index
 
 FORMAT_VERSION = 1
 
+#: Steps the random agent holds each action for; chosen by measurement (the share of frames with
+#: an object in view, ``python -m benchmarks.view_shares``; see the README's ``darla see``).
+ACTION_REPEAT = 4
+
 
 @dataclass(frozen=True)
 class CollectionConfig:
@@ -38,12 +47,17 @@ class CollectionConfig:
     obs_size: int = 64
     seed: int = 0
     env_kwargs: dict[str, Any] = field(default_factory=dict)
+    action_repeat: int = ACTION_REPEAT  # steps the random agent holds each action for
 
     def __post_init__(self) -> None:
         if self.num_frames < 2:
             raise DarlaError(f"num_frames must be at least 2, got {self.num_frames}")
         if self.episode_length < 1:
             raise DarlaError(f"episode_length must be at least 1, got {self.episode_length}")
+        if isinstance(self.action_repeat, bool) or not isinstance(self.action_repeat, int):
+            raise DarlaError(f"action_repeat must be a whole number, got {self.action_repeat!r}")
+        if self.action_repeat < 1:
+            raise DarlaError(f"action_repeat must be at least 1, got {self.action_repeat}")
         try:
             resolved = envs.domains.resolve_domains(list(self.domains))
         except envs.DomainError as error:
@@ -74,8 +88,29 @@ def _episode_seed(seed: int, episode: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, episode])
 
 
-def _collect_episode(args: tuple[CollectionConfig, int]) -> tuple[int, np.ndarray, np.ndarray, int]:
-    config, episode = args
+def random_agent(rng: np.random.Generator, num_actions: int, action_repeat: int) -> Iterator[int]:
+    """DARLA's data policy, one action per step: a uniform draw from ``rng``, held for
+    ``action_repeat`` steps. Draws happen only when a new action is due, so with
+    ``action_repeat=1`` the stream is one ``rng.integers(num_actions)`` a step. It sees no
+    observation and no reward."""
+    while True:
+        action = int(rng.integers(num_actions))
+        for _ in range(action_repeat):
+            yield action
+
+
+def play_episode(
+    config: CollectionConfig,
+    episode: int,
+    on_frame: Callable[[Any], None] | None = None,
+) -> tuple[np.ndarray, dict[str, Any], int]:
+    """Episode ``episode`` of ``config``'s random agent: its frames ``[length, H, W, 3]``, the
+    last step's info and the domain's index in the config's domains.
+
+    The domain, the env seeds and the actions derive from ``(config.seed, episode)`` alone.
+    ``on_frame(env)`` is called after each frame is drawn, to read the env's true state for
+    that frame (the object probe's labels); it must not act on the env.
+    """
     env = _worker_env(config)
     rng = np.random.default_rng(_episode_seed(config.seed, episode))
     domain_id = int(rng.integers(len(config._resolved)))
@@ -86,13 +121,24 @@ def _collect_episode(args: tuple[CollectionConfig, int]) -> tuple[int, np.ndarra
     )
     frames = np.empty((length, *obs.shape), dtype=np.uint8)
     frames[0] = obs
+    if on_frame is not None:
+        on_frame(env)
+    actions = random_agent(rng, int(env.action_space.n), config.action_repeat)
     for t in range(1, length):
-        obs, _, terminated, truncated, info = env.step(int(rng.integers(env.action_space.n)))
+        obs, _, terminated, truncated, info = env.step(next(actions))
         if terminated or truncated:
             obs, info = env.reset(
                 seed=int(rng.integers(2**31)), options={"domain": {**factors, "name": name}}
             )
         frames[t] = obs
+        if on_frame is not None:
+            on_frame(env)
+    return frames, info, domain_id
+
+
+def _collect_episode(args: tuple[CollectionConfig, int]) -> tuple[int, np.ndarray, np.ndarray, int]:
+    config, episode = args
+    frames, info, domain_id = play_episode(config, episode)
     vocabulary = envs.factor_values(config._resolved)
     factor_row = np.array(
         [value_index(vocabulary[k], v) for k, v in info["factors"].items()], dtype=np.int16

@@ -35,6 +35,7 @@ def collection_config(cfg: dict[str, Any]) -> CollectionConfig:
         episode_length=int(data["episode_length"]),
         obs_size=int(data["obs_size"]),
         seed=int(cfg["seed"]),
+        action_repeat=int(data["action_repeat"]),
     )
 
 

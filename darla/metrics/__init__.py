@@ -1,4 +1,5 @@
-"""Disentanglement metrics: β-VAE, FactorVAE, MIG, DCI, SAP, Modularity & Explicitness.
+"""Disentanglement metrics (β-VAE, FactorVAE, MIG, DCI, SAP, Modularity & Explicitness) and the
+object probe.
 
 Numpy and scikit-learn only (no torch): a representation is any callable from uint8 images
 ``[n, H, W, 3]`` to float codes ``[n, D]``, and a dataset is anything with
@@ -7,7 +8,9 @@ Numpy and scikit-learn only (no torch): a representation is any callable from ui
 Each metric has a pure array core (``mig``, ``dci``, ``sap``, ``modularity_explicitness`` on
 ``codes [N, D]`` and ``factors [N, K]``; ``beta_vae_from_features`` and
 ``factor_vae_from_votes`` for the two sampling-based scores) and a sampling wrapper
-(``*_score(dataset, represent, *, rng, ...)``) with disentanglement_lib's defaults.
+(``*_score(dataset, represent, *, rng, ...)``) with disentanglement_lib's defaults. The object
+probe's core is ``object_probe`` (codes and object places of train and test frames); its wrapper
+renders random-agent episodes in an env factor dataset's domains.
 :func:`evaluate` runs them all and records every parameter beside every score.
 """
 
@@ -24,10 +27,12 @@ from darla.metrics.dci import (
 )
 from darla.metrics.evaluate import (
     ALL,
+    ENV_METRICS,
     FAST,
     HEADLINE,
     evaluate,
     headline_scores,
+    metrics_for,
     to_jsonable,
     write_metrics,
 )
@@ -53,9 +58,17 @@ from darla.metrics.modularity import (
     modularity_explicitness_score,
     modularity_per_code,
 )
+from darla.metrics.object_probe import (
+    object_probe,
+    object_probe_score,
+    pixel_pca,
+    probe_accuracy,
+    render_probe_frames,
+)
 from darla.metrics.sampling import (
     FactorDataset,
     RepresentationFunction,
+    encode_images,
     represent_factors,
     sample_codes,
 )
@@ -64,6 +77,7 @@ from darla.metrics.utils import discrete_entropy, discrete_mutual_info, histogra
 
 __all__ = [
     "ALL",
+    "ENV_METRICS",
     "FAST",
     "HEADLINE",
     "FactorDataset",
@@ -82,6 +96,7 @@ __all__ = [
     "discrete_mutual_info",
     "disentanglement",
     "disentanglement_per_code",
+    "encode_images",
     "evaluate",
     "explicitness_per_factor",
     "factor_vae_from_votes",
@@ -92,6 +107,7 @@ __all__ = [
     "identity_represent",
     "importance_gbt",
     "majority_vote",
+    "metrics_for",
     "mig",
     "mig_from_mutual_info",
     "mig_score",
@@ -99,8 +115,13 @@ __all__ = [
     "modularity_explicitness",
     "modularity_explicitness_score",
     "modularity_per_code",
+    "object_probe",
+    "object_probe_score",
+    "pixel_pca",
+    "probe_accuracy",
     "prune_dims",
     "read_stamp",
+    "render_probe_frames",
     "represent_factors",
     "sample_codes",
     "sap",

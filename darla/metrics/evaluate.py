@@ -1,7 +1,10 @@
-"""All disentanglement metrics of a representation in one call, recorded with their parameters.
+"""All metrics of a representation in one call, recorded with their parameters.
 
-Each metric draws from its own child generator, derived from ``rng`` and the metric's position in
-:data:`ALL`, so a metric's score depends on the seed only, not on which other metrics ran.
+The disentanglement metrics need a factor dataset; the object probe (:data:`ENV_METRICS`)
+renders its own episodes in the vision domains of an env factor dataset, so it runs on those
+only. Each metric draws from its own child generator, derived from ``rng`` and the metric's
+position in :data:`ALL`, so a metric's score depends on the seed only, not on which other
+metrics ran.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from darla.metrics.dci import dci_score
 from darla.metrics.factor_vae import factor_vae_score
 from darla.metrics.mig import mig_score
 from darla.metrics.modularity import modularity_explicitness_score
+from darla.metrics.object_probe import object_probe_score
 from darla.metrics.sampling import FactorDataset, RepresentationFunction, check_dataset
 from darla.metrics.sap import sap_score
 
@@ -34,9 +38,13 @@ METRICS: dict[str, Callable[..., dict[str, Any]]] = {
     "dci": dci_score,
     "sap": sap_score,
     "modularity_explicitness": modularity_explicitness_score,
+    "object_probe": object_probe_score,
 }
-#: Every metric, in the order evaluate runs them (and derives their seeds).
+#: Every metric, in the order evaluate runs them (and derives their seeds; a new metric goes
+#: last, so the others keep their seeds).
 ALL: tuple[str, ...] = tuple(METRICS)
+#: The metrics that render CollectGoodObjects episodes: only for an env factor dataset.
+ENV_METRICS: tuple[str, ...] = ("object_probe",)
 
 #: Sample counts for ``fast=True``: 10-20x fewer points than disentanglement_lib, for tests and
 #: smoke runs. Scores are noisier (a few points of accuracy) but rank representations the same.
@@ -47,6 +55,8 @@ FAST: dict[str, dict[str, int]] = {
     "dci": {"num_train": 500, "num_test": 250},
     "sap": {"num_train": 1000, "num_test": 500},
     "modularity_explicitness": {"num_train": 1000, "num_test": 500},
+    # 300 + 200 frames of 50-step episodes: about 1 s in all on one idle CPU core
+    "object_probe": {"num_train_episodes": 6, "num_test_episodes": 4, "episode_length": 50},
 }
 
 #: The scores that stand for the metrics in tables and correlation plots: label -> (metric, score).
@@ -60,7 +70,16 @@ HEADLINE: dict[str, tuple[str, str]] = {
     "sap": ("sap", "sap"),
     "modularity": ("modularity_explicitness", "modularity"),
     "explicitness": ("modularity_explicitness", "explicitness_test"),
+    "object_probe": ("object_probe", "balanced_accuracy"),
+    "object_probe_pca": ("object_probe", "pca_balanced_accuracy"),
 }
+
+
+def metrics_for(dataset: object) -> tuple[str, ...]:
+    """The metrics that apply to ``dataset``: all of them for an env factor dataset (it names
+    the vision domains the object probe renders), the disentanglement metrics otherwise."""
+    has_objects = getattr(dataset, "domain_specs", None) is not None
+    return tuple(m for m in ALL if has_objects or m not in ENV_METRICS)
 
 
 def _metric_names(metrics: str | Iterable[str]) -> tuple[str, ...]:
@@ -95,7 +114,7 @@ def evaluate(
     represent: RepresentationFunction,
     *,
     rng: np.random.Generator,
-    metrics: str | Iterable[str] = ALL,
+    metrics: str | Iterable[str] | None = None,
     fast: bool = False,
     progress: bool = False,
     n_jobs: int = -1,
@@ -109,12 +128,14 @@ def evaluate(
         represent: uint8 images ``[n, H, W, 3]`` -> float codes ``[n, D]`` (usually a VAE's
             latent mean), called ``batch_size`` (64) images at a time.
         rng: the only source of randomness; the same seed gives the same scores.
-        metrics: names from :data:`ALL`.
+        metrics: names from :data:`ALL`; None: every metric that applies to ``dataset``
+            (:func:`metrics_for`).
         fast: use the sample counts in :data:`FAST` instead of disentanglement_lib's:
             β-VAE 500 train / 250 eval points (64 pairs each), FactorVAE 500 / 250 votes and
             1000 points for the variances, MIG 1000 points, DCI 500 train / 250 test points (its
             tree ensembles cost seconds per factor even then), SAP and modularity 1000 train /
-            500 test points. Bins, batch sizes, classifiers and thresholds stay the same.
+            500 test points, the object probe 6 train / 4 test episodes of 50 frames (instead
+            of 40 / 20 of 100). Bins, batch sizes, classifiers and thresholds stay the same.
         progress: show a tqdm bar over the metrics.
         n_jobs: processes for DCI's per-factor tree ensembles (-1: all cores); results do not
             depend on it.
@@ -126,8 +147,8 @@ def evaluate(
         params record everything that produced the scores (sample counts, bins, classifier,
         sklearn version) and ``fast``.
     """
-    names = _metric_names(metrics)
     check_dataset(dataset)
+    names = _metric_names(metrics_for(dataset) if metrics is None else metrics)
     overrides = dict(overrides or {})
     unknown = [m for m in overrides if m not in METRICS]
     if unknown:

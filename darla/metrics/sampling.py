@@ -114,6 +114,28 @@ def represent_factors(
     return codes
 
 
+def encode_images(
+    represent: RepresentationFunction, images: np.ndarray, batch_size: int = 64
+) -> np.ndarray:
+    """Codes ``[n, D]`` of images already in memory (frames an env rendered, not a factor
+    dataset's scenes), ``batch_size`` images per call, checked as :func:`represent_factors`'."""
+    batch_size = check_batch_size(batch_size)
+    if len(images) == 0:
+        raise DarlaError("no observations to encode; ask for at least one point")
+    batches = [
+        _encode(
+            represent, images[start : start + batch_size], len(images[start : start + batch_size])
+        )
+        for start in range(0, len(images), batch_size)
+    ]
+    if len({batch.shape[1] for batch in batches}) > 1:
+        raise DarlaError(
+            "represent returned a different number of code dimensions for different batches; "
+            "it must return a fixed number of codes"
+        )
+    return np.concatenate(batches)
+
+
 def _encode(represent: RepresentationFunction, images: np.ndarray, n: int) -> np.ndarray:
     codes = np.asarray(represent(images))
     if codes.ndim != 2 or codes.shape[0] != n:

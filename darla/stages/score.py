@@ -1,4 +1,5 @@
-"""Scoring a vision module's disentanglement on the factor dataset of its vision domains.
+"""Scoring a vision module: disentanglement on the factor dataset of its vision domains, and
+the object probe on random-agent episodes there.
 
 ``darla see`` calls this after training (and again on a reused run when the metric settings
 asked for differ from those its ``metrics.json`` was scored with) and ``darla metrics RUN_DIR``
@@ -34,23 +35,41 @@ def score_model(
     seed: int = 0,
     progress: bool = True,
     dataset: str = "env",
+    action_repeat: int | None = None,
 ) -> dict[str, Any]:
     """Metrics of ``model`` on the factor dataset of ``domains`` (``dataset="env"``) or on the
-    2D shapes (``dataset="shapes"``, for models trained with ``data.dataset=shapes``)."""
-    from darla.metrics import ALL, evaluate
+    2D shapes (``dataset="shapes"``, for models trained with ``data.dataset=shapes``).
 
+    ``metrics=None`` is every metric that applies; the object probe renders random-agent
+    episodes in ``domains`` at ``action_repeat`` (the run's ``data.action_repeat``; None: the
+    collection's default), and is left out, with a line saying so, on the shapes.
+    """
+    from darla.metrics import ENV_METRICS, evaluate
+
+    names = tuple(metrics) if metrics else None
     if dataset == "shapes":
         factors = envs.Shapes2D(image_size=obs_size)
+        skipped = [m for m in names or () if m in ENV_METRICS]
+        if skipped and names is not None:
+            names = tuple(m for m in names if m not in ENV_METRICS)
+            if not names:
+                raise DarlaError(
+                    f"{', '.join(skipped)} needs the env's objects and the 2D shapes have none; "
+                    "ask for a disentanglement metric (mig, dci, ...)"
+                )
+            print(f"metrics: {', '.join(skipped)} skipped: the 2D shapes have no objects")
     else:
         factors = envs.make_factor_dataset(list(domains), obs_size=obs_size)
+    overrides = {} if action_repeat is None else {"object_probe": {"action_repeat": action_repeat}}
     try:
         return evaluate(
             factors,
             MemoizedRepresentationFunction(model.latent_mean),  # latent means are deterministic
             rng=np.random.default_rng(seed),
-            metrics=tuple(metrics) if metrics else ALL,
+            metrics=names,
             fast=fast,
             progress=progress,
+            overrides=overrides,
         )
     finally:
         if hasattr(factors, "close"):
@@ -94,6 +113,7 @@ def score_run(
         seed=seed,
         progress=progress,
         dataset=config["data"].get("dataset", "env"),
+        action_repeat=config["data"].get("action_repeat"),
     )
     path = run_dir / "metrics.json"
     if path.is_file():  # scoring a subset keeps the other metrics; a corrupt file is replaced

@@ -141,7 +141,13 @@ def check_see_settings(cfg: dict[str, Any]) -> None:
     check_section(
         "data",
         cfg["data"],
-        whole={"num_frames": 2, "episode_length": 1, "obs_size": 8, "workers": 1},
+        whole={
+            "num_frames": 2,
+            "episode_length": 1,
+            "action_repeat": 1,
+            "obs_size": 8,
+            "workers": 1,
+        },
         real={"val_fraction": (0.0, 0.9)},
     )
     whole_number("metrics.seed", cfg["metrics"]["seed"], 0)
@@ -440,5 +446,6 @@ def _write_metrics(model, cfg: dict[str, Any], run_dir: Path, progress: bool) ->
         seed=int(cfg["metrics"]["seed"]),
         progress=progress,
         dataset=dataset_name(cfg),
+        action_repeat=cfg["data"].get("action_repeat"),
     )
     write_metrics(run_dir / "metrics.json", results)
