@@ -95,23 +95,9 @@ def represent_factors(
     points; the result does not depend on ``batch_size`` as long as ``represent`` treats the
     rows of a batch independently (true for a VAE in eval mode; not for BatchNorm in train mode).
     """
-    batch_size = check_batch_size(batch_size)
-    n = len(factors)
-    codes: np.ndarray | None = None
-    for start in range(0, n, batch_size):
-        chunk = factors[start : start + batch_size]
-        batch = _encode(represent, dataset.render(chunk), len(chunk))
-        if codes is None:
-            codes = np.empty((n, batch.shape[1]), dtype=np.float64)
-        elif batch.shape[1] != codes.shape[1]:
-            raise DarlaError(
-                f"represent returned {batch.shape[1]} code dimensions for one batch and "
-                f"{codes.shape[1]} for another; it must return a fixed number of codes"
-            )
-        codes[start : start + len(chunk)] = batch
-    if codes is None:
-        raise DarlaError("no observations to encode; ask for at least one point")
-    return codes
+    return _encode_in_batches(
+        represent, len(factors), lambda a, b: dataset.render(factors[a:b]), batch_size
+    )
 
 
 def encode_images(
@@ -119,21 +105,33 @@ def encode_images(
 ) -> np.ndarray:
     """Codes ``[n, D]`` of images already in memory (frames an env rendered, not a factor
     dataset's scenes), ``batch_size`` images per call, checked as :func:`represent_factors`'."""
+    return _encode_in_batches(represent, len(images), lambda a, b: images[a:b], batch_size)
+
+
+def _encode_in_batches(
+    represent: RepresentationFunction,
+    n: int,
+    images: Callable[[int, int], np.ndarray],
+    batch_size: int,
+) -> np.ndarray:
+    """Codes ``[n, D]`` of ``images(start, stop)``, one batch at a time, each batch checked and
+    every batch the same number of codes."""
     batch_size = check_batch_size(batch_size)
-    if len(images) == 0:
+    codes: np.ndarray | None = None
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        batch = _encode(represent, images(start, stop), stop - start)
+        if codes is None:
+            codes = np.empty((n, batch.shape[1]), dtype=np.float64)
+        elif batch.shape[1] != codes.shape[1]:
+            raise DarlaError(
+                f"represent returned {batch.shape[1]} code dimensions for one batch and "
+                f"{codes.shape[1]} for another; it must return a fixed number of codes"
+            )
+        codes[start:stop] = batch
+    if codes is None:
         raise DarlaError("no observations to encode; ask for at least one point")
-    batches = [
-        _encode(
-            represent, images[start : start + batch_size], len(images[start : start + batch_size])
-        )
-        for start in range(0, len(images), batch_size)
-    ]
-    if len({batch.shape[1] for batch in batches}) > 1:
-        raise DarlaError(
-            "represent returned a different number of code dimensions for different batches; "
-            "it must return a fixed number of codes"
-        )
-    return np.concatenate(batches)
+    return codes
 
 
 def _encode(represent: RepresentationFunction, images: np.ndarray, n: int) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 
 from darla.transfer.policies import BlindPolicy, RandomPolicy, blind_share
 from darla.transfer.rollout import EnvSettings, episode_seeds, run_episodes
-from darla.transfer.stats import normalised_scores
+from darla.transfer.stats import mean_if_known, normalised_scores
 
 
 def baseline_returns(
@@ -76,7 +76,7 @@ def evaluate_policy(
         if twin is not None:
             out["domains"][name]["blind_share"] = blind_share(episodes, twin)
     if twin is not None:
-        out["blind_share"] = float(np.mean([d["blind_share"] for d in out["domains"].values()]))
+        out["blind_share"] = mean_if_known([d["blind_share"] for d in out["domains"].values()])
     return out
 
 
