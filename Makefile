@@ -21,9 +21,11 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/darla run experiment=quickstart
 
-# --durations=15 keeps the 8-minute budget visible in every run's output.
+# --durations=15 keeps the 8-minute budget visible in every run's output. Two pytest-xdist
+# workers, one per core of the CI machine; --dist loadfile keeps a file's tests (and the module
+# fixtures they share) on one worker. Each worker has its own session-scoped smoke runs root.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"

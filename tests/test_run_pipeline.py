@@ -130,7 +130,7 @@ def test_two_job_local_sweep_writes_complete_run_folders(tmp_path) -> None:
     root = tmp_path / "runs"
     # two evaluation workers: rendering processes started inside a joblib (loky) sweep job
     proc = _darla("run", "-m", "experiment=smoke", "methods=[random]", "seeds=[1],[2]",
-                  "transfer_overrides=['transfer.workers=2','videos=false']", f"runs_root={root}",
+                  "transfer_overrides=['transfer.workers=2','videos=false','domains=[A_room1,A_room2]']", f"runs_root={root}",
                   cwd=tmp_path)  # fmt: skip
     _assert_sweep(root, proc, jobs=2)
 
@@ -161,7 +161,7 @@ def test_two_job_ray_sweep_on_a_local_ray_instance(tmp_path) -> None:
         ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp_dir, log_to_driver=False)
         address = ray.get_runtime_context().gcs_address
         proc = _darla("run", "-m", "experiment=smoke", "methods=[random]", "seeds=[3],[4]",
-                      "transfer_overrides=['videos=false']", f"runs_root={root}", "hydra/launcher=ray",
+                      "transfer_overrides=['videos=false','domains=[A_room1,A_room2]']", f"runs_root={root}", "hydra/launcher=ray",
                       f"+hydra.launcher.ray.init.address={address}",
                       # the launcher sets an object store size, which Ray refuses when joining a
                       # running instance: null leaves the instance's own
@@ -181,7 +181,7 @@ def test_ctrl_c_mid_stage_then_the_next_run_picks_up(tmp_path) -> None:
     root = tmp_path / "runs"
     args = ["run", "experiment=smoke", "methods=[random]", f"runs_root={root}",
             "act_overrides=['act.total_timesteps=3000','act.checkpoint_every=100']",
-            "transfer_overrides=['videos=false']"]  # fmt: skip
+            "transfer_overrides=['videos=false','domains=[A_room1,A_room2]']"]  # fmt: skip
     command = [sys.executable, "-c", "import sys; from darla.cli import main; sys.exit(main())"]
     proc = subprocess.Popen(
         [*command, *args],

@@ -6,10 +6,13 @@ capacity on detail the eye (and the policy) does not need and blurs what it cann
 the DAE, trained to fill in occluded patches, only represents what is predictable from scene
 content. DARLA (Higgins et al., 2017) scores reconstructions at the DAE's high-level output so
 that the cost ignores pixel detail the DAE cannot represent and favours semantically meaningful,
-disentangled latents. The default here is the DAE's first conv layer (``conv1``): on these
+disentangled latents. The default here is the DAE's second conv layer (``conv2``): on these
 frames the deeper layers (the bottleneck, the output) are blind to colour arrangements the DAE
 would itself fill in, and a β-VAE_DAE scored there paints green and red fields that the DAE
-scores as brick rooms (``docs/notes/2026-12-01-darla-vision-module-lab-notes.md`` says more).
+scores as brick rooms; scored at the first layer (``conv1``, a bank of local colour filters) it
+keeps the rooms but loses the yellow objects on the wood floor, and a linear probe reads where
+the objects are from its latents less well (0.68 against conv2's 0.77; the DAE's own code 0.74;
+``docs/notes/2026-12-01-vision-sees-the-objects.md``).
 Any conv layer, the ``bottleneck`` or the ``output`` can be chosen instead.
 
 Scale: each layer's features have their own scale (the bottleneck is linear and unbounded), so
@@ -67,22 +70,32 @@ class DarlaVAE(BetaVAE):
             are saturated (white or black backgrounds) the sigmoid saturates with them and J's
             gradient vanishes there: with J = conv1 that model stalled on 16 coloured squares
             at lr 1e-3 (loss 508 -> 416) where ``linear`` fell 36x.
+        output_bias: the decoder's last bias at initialisation (None: PyTorch's own init). A
+            linear output otherwise starts near black, where most of J's deeper ReLUs are off:
+            with J = conv2 a fresh model on coloured squares on white got no gradient at all
+            (loss 6213 -> 6213 in 200 steps). 0.5 starts it at mid-grey, as a sigmoid output
+            starts; then it fell 24x (tests/test_vision_overfit.py).
     """
 
     pretrained: ClassVar[tuple[PretrainedPart, ...]] = (DAE,)
     # files from before these were choices have DARLA's first decoder and output
-    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {"decoder": "transposed", "output": "sigmoid"}
+    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {
+        "decoder": "transposed",
+        "output": "sigmoid",
+        "output_bias": None,
+    }
 
     def __init__(
         self,
         dae: DenoisingAutoencoder,
-        perceptual_layer: str = "conv1",
+        perceptual_layer: str = "conv2",
         image_size: int | None = None,
         latent_dim: int = 32,
         hidden_dim: int = 256,
         beta: float = 0.25,
         decoder: str = "resize",
         output: str = "linear",
+        output_bias: float | None = 0.5,
     ) -> None:
         if not isinstance(dae, DenoisingAutoencoder):
             raise DarlaError(
@@ -104,8 +117,15 @@ class DarlaVAE(BetaVAE):
         likelihood = "bernoulli" if output == "sigmoid" else "gaussian"
         super().__init__(image_size, latent_dim, hidden_dim, beta, likelihood, decoder)
         del self._config["likelihood"]
+        if output_bias is not None:
+            with torch.no_grad():
+                self.decoder.deconv[-1].bias.fill_(output_bias)
         self._config.update(
-            name="darla", perceptual_layer=perceptual_layer, output=output, dae=dae.config
+            name="darla",
+            perceptual_layer=perceptual_layer,
+            output=output,
+            output_bias=output_bias,
+            dae=dae.config,
         )
         self.hold_frozen(DAE, dae)  # outside parameters() and state_dict(); saved too
 
