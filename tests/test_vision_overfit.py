@@ -8,7 +8,9 @@ at lr 2e-3 the DARLA loss jumped 9x at step 5 on an AVX-512 CPU and dropped only
 Measured drops (first loss / mean of the last ten), seeds 0-2 of the images and weights, under
 four kernel sets — the native AVX-512 ones, ``ATEN_CPU_CAPABILITY=default`` and ``=avx2`` with
 ``ONEDNN_MAX_CPU_ISA=AVX2``, and ``default`` with ``SSE41`` (as ``make test-isa``) — worst of
-the twelve: DAE 25.2, β-VAE Bernoulli 15.6, β-VAE Gaussian 20.5, VAE 16.6, DARLA 37.5.
+the twelve: DAE 25.2, β-VAE Bernoulli 15.6, β-VAE Gaussian 20.5, VAE 16.6, DARLA 37.5 (then
+J = conv1; with J = conv2 and the output starting at mid-grey, seed 0: 63-92 over three of the
+kernel sets, and 1.0 without the mid-grey start: no gradient).
 Thresholds sit at least 2.5x below the worst. β-VAEs first sit on
 the mean image before the latents start carrying information, so they get more steps.
 """
