@@ -11,7 +11,8 @@ frames the deeper layers (the bottleneck, the output) are blind to colour arrang
 would itself fill in, and a β-VAE_DAE scored there paints green and red fields that the DAE
 scores as brick rooms; scored at the first layer (``conv1``, a bank of local colour filters) it
 keeps the rooms but loses the yellow objects on the wood floor, and a linear probe reads where
-the objects are from its latents less well (0.68 against conv2's 0.77; the DAE's own code 0.74;
+the objects are from its latents less well (0.68 against conv2's 0.77, both before
+``output_bias``; the DAE's own code 0.74;
 ``docs/notes/2026-12-01-vision-sees-the-objects.md``).
 Any conv layer, the ``bottleneck`` or the ``output`` can be chosen instead.
 
