@@ -8,6 +8,7 @@ from vision_models import tiny_model
 
 from darla.cli import main
 from darla.errors import DarlaError
+from darla.vision import build_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -97,3 +98,10 @@ def test_darla_see_rejects_bad_values_in_one_line(overrides, message, tmp_path, 
     assert code == 2 and err.startswith("darla: error:") and "\n" not in err
     assert message in err
     assert not (tmp_path / "see").exists() and not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("bias", ["abc", float("nan"), True])
+def test_darla_output_bias_must_be_a_number_or_null(bias) -> None:
+    dae = build_model("dae", image_size=32)
+    with pytest.raises(DarlaError, match="output_bias must be a number or null"):
+        build_model("darla", dae=dae, output_bias=bias)

@@ -20,3 +20,14 @@ def check_beta(beta: float) -> float:
     if not isinstance(beta, (int, float)) or isinstance(beta, bool) or not beta >= 0:
         raise DarlaError(f"beta must be a number >= 0, got {beta!r}: use e.g. 4.0 (1.0 is a VAE)")
     return float(beta)
+
+
+def check_output_bias(bias: float | None) -> float | None:
+    """None (PyTorch's own init) or a finite number: the decoder's last bias at initialisation."""
+    if bias is None:
+        return None
+    if not isinstance(bias, (int, float)) or isinstance(bias, bool) or not abs(bias) < float("inf"):
+        raise DarlaError(
+            f"output_bias must be a number or null, got {bias!r}: use e.g. 0.5 (mid-grey)"
+        )
+    return float(bias)

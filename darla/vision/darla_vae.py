@@ -29,6 +29,7 @@ import torch
 
 from darla.errors import DarlaError
 from darla.vision.base import PretrainedPart
+from darla.vision.checks import check_output_bias
 from darla.vision.dae import DenoisingAutoencoder, check_feature_layer
 from darla.vision.losses import feature_reconstruction_loss
 from darla.vision.vae import BetaVAE
@@ -106,6 +107,7 @@ class DarlaVAE(BetaVAE):
         check_feature_layer(perceptual_layer)
         if output not in OUTPUTS:
             raise DarlaError(f"unknown output {output!r}: use one of {', '.join(OUTPUTS)}")
+        output_bias = check_output_bias(output_bias)
         dae_size = dae.config["image_size"]
         if image_size is None:
             image_size = dae_size
