@@ -5,6 +5,9 @@
   vec env stepping random actions with no agent. Target ≥ 0.8.
 - ``act_ppo_vs_pixel_ppo``: the same PPO on latents ÷ SB3 PPO with ``CnnPolicy`` (NatureCNN)
   on the pixels, same env, n_envs, frame stack and PPO settings. Target ≥ 4.
+- ``act_pixels_aug_vs_pixels``: ``pixels_aug`` (NatureCNN, its minibatches randomly shifted by
+  kornia in every update; act's default ``augment:``) ÷ the same PPO on pixels without
+  augmentation, same env. What the augmentation costs in env steps/s. Target ≥ 0.8.
 - ``act_stacked_vs_unstacked``: PPO on latents with the default frame stack ÷ the same PPO on
   one frame's latents (``act.frame_stack=1``), same env: what the stack costs in env steps/s.
   Target ≥ 0.9.
@@ -89,6 +92,7 @@ def run(results: dict, rounds: int = 3) -> None:
     )
     single_env = LatentVecEnv(_venv(n_envs, vec_env, episode_steps), _darla_encoder())
     pixel_env = stack_frames(_venv(n_envs, vec_env, episode_steps), stack)
+    aug_env = stack_frames(_venv(n_envs, vec_env, episode_steps), stack)
     spec = policy_spec("latent", agent["policy"], None)
     latent_ppo = PPO("MlpPolicy", latent_env, seed=0, policy_kwargs=policy_kwargs(spec), **hyper)
     single_ppo = PPO("MlpPolicy", single_env, seed=0, policy_kwargs=policy_kwargs(spec), **hyper)
@@ -99,24 +103,35 @@ def run(results: dict, rounds: int = 3) -> None:
         policy_kwargs=policy_kwargs(policy_spec("pixels", agent["policy"], None)),
         **hyper,
     )
+    augment = to_plain(compose("act", []))["augment"]
+    aug_ppo = PPO(
+        "CnnPolicy",
+        aug_env,
+        seed=0,
+        policy_kwargs=policy_kwargs(policy_spec("pixels", agent["policy"], None, augment=augment)),
+        **hyper,
+    )
     # warm-up: textures, display lists, first rollout allocations
     vec_steps_per_second(raw_env, n_envs * 20)
     latent_ppo.learn(rollout)
     single_ppo.learn(rollout)
     pixel_ppo.learn(rollout)
+    aug_ppo.learn(rollout)
 
     rates: dict[str, list[float]] = {
         "raw env": [],
         "PPO latents": [],
         "PPO latents, 1 frame": [],
         "PPO pixels": [],
+        "PPO pixels_aug": [],
     }
     for _ in range(rounds):
         rates["raw env"].append(vec_steps_per_second(raw_env, 2 * rollout))
         rates["PPO latents"].append(_learn_rate(latent_ppo, 2 * rollout))
         rates["PPO latents, 1 frame"].append(_learn_rate(single_ppo, 2 * rollout))
         rates["PPO pixels"].append(_learn_rate(pixel_ppo, rollout))
-    for venv in (raw_env, latent_env, single_env, pixel_env):
+        rates["PPO pixels_aug"].append(_learn_rate(aug_ppo, rollout))
+    for venv in (raw_env, latent_env, single_env, pixel_env, aug_env):
         venv.close()
     median = {name: float(np.median(r)) for name, r in rates.items()}
     print(f"{'contender':<22} {'steps/s':>9}")
@@ -127,6 +142,9 @@ def run(results: dict, rounds: int = 3) -> None:
     )
     results["act_ppo_vs_pixel_ppo"] = figure(
         median["PPO latents"] / median["PPO pixels"], "ratio", 4.0, True
+    )
+    results["act_pixels_aug_vs_pixels"] = figure(
+        median["PPO pixels_aug"] / median["PPO pixels"], "ratio", 0.8, True
     )
     results["act_stacked_vs_unstacked"] = figure(
         median["PPO latents"] / median["PPO latents, 1 frame"], "ratio", 0.9, True

@@ -43,15 +43,22 @@ def schedule_follows_total(hyperparams: dict[str, Any]) -> bool:
 
 
 def policy_spec(
-    mode: str, policy: dict[str, Any], vision_file: str | None, recurrent: bool = False
+    mode: str,
+    policy: dict[str, Any],
+    vision_file: str | None,
+    recurrent: bool = False,
+    augment: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """JSON-able ``{"policy": "MlpPolicy"|"CnnPolicy", "kwargs": {...}}`` for a representation mode.
 
     ``latent`` acts on the wrapper's vectors (an MLP); ``pixels`` uses SB3's NatureCNN;
     ``finetune`` puts the vision module in the CNN policy as a trainable features extractor.
     ``recurrent`` (RecurrentPPO) takes the LSTM versions: ``MlpLstmPolicy``, ``CnnLstmPolicy``.
+    ``augment`` (``pixels_aug``): NatureCNN with its input augmented in the update.
     """
     kwargs = dict(policy)
+    if augment is not None:
+        kwargs["augment"] = dict(augment)
     lstm = "Lstm" if recurrent else ""
     if mode == "latent":
         return {"policy": f"Mlp{lstm}Policy", "kwargs": kwargs}
@@ -70,6 +77,11 @@ def policy_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
                 f"unknown activation_fn {activation!r}: use one of {', '.join(ACTIVATIONS)}"
             )
         kwargs["activation_fn"] = ACTIVATIONS[activation]
+    augment = kwargs.pop("augment", None)
+    if augment is not None:
+        from darla.agents.augmentation import augmented_policy_kwargs
+
+        kwargs.update(augmented_policy_kwargs(augment))
     extractor = kwargs.pop("features_extractor", None)
     if extractor is not None:
         from darla.agents.extractor import DarlaFeaturesExtractor

@@ -2,7 +2,8 @@
 
 ``latent`` representations run a frozen vision module in :class:`~darla.agents.LatentVecEnv`
 (the agent sees D floats); ``finetune`` trains the encoder with the RL loss through
-:class:`~darla.agents.DarlaFeaturesExtractor`; ``pixels`` is SB3's NatureCNN trained end to end.
+:class:`~darla.agents.DarlaFeaturesExtractor`; ``pixels`` is SB3's NatureCNN trained end to end; ``pixels_aug`` is the same with its
+observations augmented in the update (:mod:`darla.agents.augmentation`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ class Representation:
     mode: str  # "latent" | "finetune" | "pixels"
     vision: str | None  # the `darla see vision=...` that makes its encoder; None: none needed
     doc: str
+    # the observations are augmented in the RL update (act's `augment:` settings, in its key)
+    augments: bool = False
 
 
 REPRESENTATIONS: dict[str, Representation] = {
@@ -37,6 +40,13 @@ REPRESENTATIONS: dict[str, Representation] = {
             "the latent means of the vision run given as vision_run=PATH, whatever its model",
         ),
         Representation("pixels", "pixels", None, "SB3's NatureCNN on pixels, trained end to end"),
+        Representation(
+            "pixels_aug",
+            "pixels",
+            None,
+            "NatureCNN on pixels, end to end, its frames randomly shifted in the update (DrQ/RAD)",
+            augments=True,
+        ),
         Representation(
             "darla_ft", "finetune", "darla", "the DARLA encoder, fine-tuned by the RL loss"
         ),

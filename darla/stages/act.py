@@ -31,6 +31,7 @@ from darla.agents.algos import (
     policy_spec,
     schedule_follows_total,
 )
+from darla.agents.augmentation import check_augment_settings
 from darla.agents.callbacks import PickupLogger, SourceEvalCallback, TqdmProgress
 from darla.agents.checkpoints import (
     CHECKPOINTS,
@@ -108,7 +109,7 @@ def run_act(
     check_act_settings(cfg)
     if rep.mode == "pixels" and act["obs_size"] < 36:
         raise DarlaError(
-            f"representation=pixels (SB3's NatureCNN) needs frames of at least 36px, got act.obs_size={act['obs_size']}: use 64"
+            f"representation={rep.name} (SB3's NatureCNN) needs frames of at least 36px, got act.obs_size={act['obs_size']}: use 64"
         )
 
     handed_over = vision is not None
@@ -117,11 +118,14 @@ def run_act(
     vision_sha = None if vision is None else vision.sha256
     stats_file = find_code_stats(cfg, rep, vision, handed_over)
     label = agent_label(rep, vision_file)
+    # pixels_aug's augmentation is in its key; other agents have none, so `augment:` is not
+    augment = check_augment_settings(cfg["augment"]) if rep.augments else None
     # Every input but the step count: runs that differ only in it are one agent trained for
     # longer or shorter, so a longer run continues from the last checkpoint of a shorter one.
     base_key = ACT_KEY.key(
         act,
         {k: cfg[k] for k in ("representation", "seed")},
+        *([{"augment": augment}] if augment is not None else []),
         # what the agent saw: the source domains' factors (an edited domain is another agent)
         # and every env setting, defaults included
         [envs.resolve_domain(spec)[1] for spec in source],
@@ -212,6 +216,7 @@ def _train_agent(
         agent_cfg["policy"],
         None if vision_file is None else str(vision_file.resolve()),
         recurrent=is_recurrent(agent_cfg["name"]),
+        augment=check_augment_settings(cfg["augment"]) if rep.augments else None,
     )
     run_config = {
         **cfg,
@@ -443,6 +448,7 @@ def check_act_settings(cfg: dict[str, Any]) -> None:
         "act.random_encoder", cfg["act"]["random_encoder"], whole={"latent_dim": 1, "hidden_dim": 1}
     )
     whole_number("seed", cfg["seed"], 0)
+    check_augment_settings(cfg["augment"])
 
 
 def env_kwargs(act: dict[str, Any]) -> dict[str, Any]:
