@@ -148,3 +148,15 @@ def test_augment_settings_key_pixels_aug_agents_only(tmp_path) -> None:
     assert not shifted.reused and shifted.run_dir.name.startswith("pixels_aug-ppo-")
     other = agent("pixels_aug", "augment.shift_pad=2")
     assert not other.reused and other.run_dir != shifted.run_dir != pixels.run_dir
+    # what transfer loads: raw frames in, the network as trained, never augmented
+    from darla.agents import load_agent
+
+    loaded = load_agent(shifted.run_dir)
+    assert isinstance(loaded.policy.features_extractor, AugmentedNatureCNN)
+    assert not loaded.policy.features_extractor.training
+    frames = np.random.default_rng(0).integers(0, 256, (8, 40, 40, 3), dtype=np.uint8)
+    obs = torch.as_tensor(np.repeat(frames.transpose(0, 3, 1, 2), 4, axis=1)).float() / 255
+    with torch.no_grad():
+        features = loaded.policy.features_extractor(obs)
+        trained = shifted.model.policy.features_extractor
+        assert torch.equal(features, NatureCNN.forward(trained.eval(), obs))

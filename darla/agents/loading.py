@@ -313,7 +313,7 @@ def build_policy(
     algo = get_algo(spec["algo"])
     policy_class = algo.policy_aliases[spec["policy"]["policy"]]
     kwargs = policy_kwargs(spec["policy"])
-    if "features_extractor_kwargs" in kwargs:
+    if vision_file is not None and "features_extractor_kwargs" in kwargs:  # darla_ft's encoder
         kwargs["features_extractor_kwargs"]["vision"] = str(vision_file)
     policy = policy_class(
         observation_space(spec), spaces.Discrete(int(spec["n_actions"])), lambda _: 0.0, **kwargs
