@@ -127,6 +127,8 @@ def test_ppo_augments_its_updates_but_never_its_rollouts() -> None:
         ("augment.shift_pad=-1", "augment.shift_pad=-1: use a whole number >= 0"),
         ("augment.jitter_prob=2", "augment.jitter_prob=2.0: use a number >= 0 and <= 1"),
         ("+augment.hue=0.1", "unknown augment setting\\(s\\) hue: use shift_pad, jitter"),
+        ("augment.rule=crop", "augment.rule=.crop.: use rad"),
+        ("augment.drac_coef=-1", "augment.drac_coef=-1.0: use a number >= 0"),
     ],
 )
 def test_bad_augment_settings_are_one_line(tmp_path, override, message) -> None:
@@ -160,3 +162,58 @@ def test_augment_settings_key_pixels_aug_agents_only(tmp_path) -> None:
         features = loaded.policy.features_extractor(obs)
         trained = shifted.model.policy.features_extractor
         assert torch.equal(features, NatureCNN.forward(trained.eval(), obs))
+
+
+def _drac_policy(coef: float = 0.5):
+    from darla.agents.augmentation import DrACCnnPolicy
+
+    space = spaces.Box(0, 255, (12, SIZE, SIZE), np.uint8)
+    augment = {"shift_pad": 4, "jitter": 0.0, "jitter_prob": 0.8, "rule": "drac", "drac_coef": coef}
+    kwargs = policy_kwargs(policy_spec("pixels", {}, None, augment=augment))
+    torch.manual_seed(0)
+    return DrACCnnPolicy(space, spaces.Discrete(3), lambda _: 1e-3, **kwargs)
+
+
+def test_drac_steps_on_ppo_s_gradient_plus_its_regulariser_by_hand() -> None:
+    """DrAC: PPO's terms on raw frames; α_r (KL(π(s) ‖ π(f(s))) + (V(f(s)) − V(s))²) on top."""
+    policy = _drac_policy(coef=0.5).train()
+    obs = torch.rand(6, 12, SIZE, SIZE) * 255
+    actions = torch.tensor([0, 1, 2, 0, 1, 2])
+
+    torch.manual_seed(7)
+    values, log_prob, _ = policy.evaluate_actions(obs, actions)
+    (values.sum() + log_prob.sum()).backward()
+    injected = [p.grad.clone() for p in policy.parameters()]
+
+    policy.zero_grad()
+    torch.manual_seed(7)  # the same shifts
+    shifted = policy.features_extractor.augmentation(obs / 255) * 255
+    raw_dist, raw_values = policy._heads(obs)
+    aug_dist, aug_values = policy._heads(shifted)
+    target = torch.distributions.Categorical(logits=raw_dist.logits.detach())
+    kl = torch.distributions.kl_divergence(target, aug_dist).mean()
+    regulariser = 0.5 * (kl + (aug_values - raw_values.detach()).pow(2).mean())
+    (raw_values.sum() + raw_dist.log_prob(actions).sum() + regulariser).backward()
+    by_hand = [p.grad for p in policy.parameters()]
+    assert kl > 0 and regulariser > 0
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(injected, by_hand, strict=True))
+    # and the values PPO's loss sees are the raw frames'
+    assert torch.allclose(values, raw_values)
+
+
+def test_drac_evaluates_raw_frames_outside_training() -> None:
+    policy = _drac_policy().eval()
+    obs = torch.rand(4, 12, SIZE, SIZE) * 255
+    actions = torch.zeros(4, dtype=torch.long)
+    with torch.no_grad():
+        first = policy.evaluate_actions(obs, actions)
+        second = policy.evaluate_actions(obs, actions)
+    assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+    assert not policy.features_extractor.training
+
+
+def test_drac_is_refused_for_agents_other_than_ppo(tmp_path) -> None:
+    fails(
+        act_config(tmp_path, "pixels_aug", "act.obs_size=40", "augment.rule=drac", agent="dqn"),
+        "augment.rule=drac regularises PPO's actor-critic, not dqn",
+    )

@@ -50,12 +50,24 @@ TINY: dict[str, dict[str, Any]] = {
     "annealed_vae": dict(_VAE, capacity_max=5.0, capacity_start=1, capacity_end=4),
     "factor_vae": dict(_VAE, discriminator_width=32, discriminator_layers=2),
     "beta_tcvae": dict(_VAE, dataset_size=64),
+    "info_vae": _VAE,
     "dcign": dict(factor_names=SHAPE_NAMES, latents_per_factor=2, free_latents=1, hidden_dim=32),
     "scan": dict(factor_names=SHAPE_NAMES, factor_values=shape_values(), hidden_dim=32),
     "infogan": dict(
         noise_dim=8, continuous_dim=3, categorical_dims=[4], hidden_dim=32, lambda_cont=1.0
     ),
     "contrastive": dict(latent_dim=4, hidden_dim=32, projection_dim=8, projection_hidden_dim=16),
+    # tau_base 0.9 and ema_steps 6 (SETTINGS.steps): the target moves and τ runs its schedule
+    "byol": dict(
+        latent_dim=4,
+        hidden_dim=32,
+        projection_dim=8,
+        projection_hidden_dim=16,
+        predictor_hidden_dim=16,
+        tau_base=0.9,
+        ema_steps=6,
+    ),
+    "dcodr": dict(latent_dim=4, hidden_dim=32),
 }
 
 
@@ -81,20 +93,31 @@ SETTINGS = TrainSettings(
 )
 
 
+def synthetic_domains(n: int) -> np.ndarray:
+    """A made-up source domain per frame (alternating 0, 1) for DCoDR's unit tests only:
+    Shapes2D has no source domains, and real runs take them from the collected frames."""
+    return np.arange(n) % 2
+
+
 def trainer_inputs(name: str, factors: np.ndarray, batch_size: int, seed: int) -> dict[str, Any]:
-    """What ``train_vision`` needs besides the frames: SCAN the frames' labels, DC-IGN a sampler
-    of clamped Shapes2D batches (the trainer closes it)."""
+    """What ``train_vision`` needs besides the frames: SCAN the frames' labels, DCoDR their
+    (synthetic) domains, DC-IGN a sampler of clamped Shapes2D batches (the trainer closes it)."""
     kind = training_data(name)
     if kind == "labelled":
         return {"labels": factors}
+    if kind == "domain_labelled":
+        return {"labels": {"domains": synthetic_domains(len(factors))}}
     if kind == "clamped":
         return {"sampler": ClampedBatches(shapes, batch_size, seed=seed)}
     return {}
 
 
 def loss_inputs(name: str, factors: np.ndarray) -> dict[str, Any]:
-    """What ``model.loss`` needs besides the images (SCAN: the labels)."""
-    return {"factors": torch.as_tensor(factors)} if training_data(name) == "labelled" else {}
+    """What ``model.loss`` needs besides the images (SCAN: the labels; DCoDR: domains)."""
+    kind = training_data(name)
+    if kind == "domain_labelled":
+        return {"domains": torch.as_tensor(synthetic_domains(len(factors)))}
+    return {"factors": torch.as_tensor(factors)} if kind == "labelled" else {}
 
 
 def assert_same_state(a: Any, b: Any, where: str = "") -> None:

@@ -57,14 +57,30 @@ def policy_spec(
     ``augment`` (``pixels_aug``): NatureCNN with its input augmented in the update.
     """
     kwargs = dict(policy)
-    if augment is not None:
-        kwargs["augment"] = dict(augment)
     lstm = "Lstm" if recurrent else ""
     if mode == "latent":
         return {"policy": f"Mlp{lstm}Policy", "kwargs": kwargs}
     if mode == "finetune":
         kwargs["features_extractor"] = {"vision": vision_file, "trainable": True}
+    if augment is not None:
+        kwargs["augment"] = dict(augment)
+        if augment.get("rule") == "drac":
+            return {"policy": "DrACCnnPolicy", "kwargs": kwargs}
     return {"policy": f"Cnn{lstm}Policy", "kwargs": kwargs}
+
+
+def policy_class(algo: Any, name: str) -> Any:
+    """The policy class an agent file names: SB3's own aliases, or one darla adds
+    (``DrACCnnPolicy``, for PPO only)."""
+    from darla.agents.augmentation import POLICIES
+
+    if name in POLICIES:
+        if algo is not PPO:
+            raise DarlaError(
+                f"{name} is a PPO policy, not {algo.__name__}'s: use agent=ppo, or augment.rule=rad"
+            )
+        return POLICIES[name]
+    return algo.policy_aliases[name]
 
 
 def policy_kwargs(spec: dict[str, Any]) -> dict[str, Any]:

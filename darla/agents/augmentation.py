@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import torch
 from gymnasium import spaces
+from stable_baselines3.common.policies import ActorCriticCnnPolicy
 from stable_baselines3.common.torch_layers import NatureCNN
 from torch import nn
 
@@ -34,7 +35,9 @@ from darla.errors import DarlaError
 from darla.settings import check_section
 
 # The `augment:` settings of `darla act representation=pixels_aug`, with their defaults.
-DEFAULTS = {"shift_pad": 4, "jitter": 0.0, "jitter_prob": 0.8}
+DEFAULTS = {"shift_pad": 4, "jitter": 0.0, "jitter_prob": 0.8, "rule": "rad", "drac_coef": 0.1}
+# How the augmented frames enter PPO's update (see the module docstring).
+RULES = ("rad", "drac")
 
 
 def check_augment_settings(augment: dict) -> dict:
@@ -44,17 +47,24 @@ def check_augment_settings(augment: dict) -> dict:
         raise DarlaError(
             f"unknown augment setting(s) {', '.join(unknown)}: use {', '.join(DEFAULTS)}"
         )
+    if augment.get("rule") not in RULES:
+        raise DarlaError(
+            f"augment.rule={augment.get('rule')!r}: use rad (augmented frames in the PPO loss) or "
+            "drac (PPO on raw frames, augmented ones regularised towards them)"
+        )
     # jitter below 1: a factor of 1 - s = 0 would turn a frame black
     check_section(
         "augment",
         augment,
         whole={"shift_pad": 0},
-        real={"jitter": (0, 0.99), "jitter_prob": (0, 1)},
+        real={"jitter": (0, 0.99), "jitter_prob": (0, 1), "drac_coef": (0, None)},
     )
     return {
         "shift_pad": int(augment["shift_pad"]),
         "jitter": float(augment["jitter"]),
         "jitter_prob": float(augment["jitter_prob"]),
+        "rule": augment["rule"],
+        "drac_coef": float(augment["drac_coef"]),
     }
 
 
@@ -123,8 +133,11 @@ class AugmentedNatureCNN(NatureCNN):
         shift_pad: int = DEFAULTS["shift_pad"],
         jitter: float = DEFAULTS["jitter"],
         jitter_prob: float = DEFAULTS["jitter_prob"],
+        rule: str = "rad",  # files saved before `rule` existed are RAD agents
+        drac_coef: float = DEFAULTS["drac_coef"],
     ) -> None:
         super().__init__(observation_space, features_dim, normalized_image)
+        self.rule, self.drac_coef = rule, float(drac_coef)
         # object.__setattr__: not a submodule, so SB3's ortho_init and state dicts never see it
         # (it has no weights); it follows the extractor's training mode through `training`.
         object.__setattr__(
@@ -134,9 +147,66 @@ class AugmentedNatureCNN(NatureCNN):
         )
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        if self.training:
+        if self.training and self.rule == "rad":  # DrAC augments in its policy instead
             observations = self.augmentation(observations)
         return super().forward(observations)
+
+
+class _WithLossGradient(torch.autograd.Function):
+    """``carrier`` unchanged going forward; going backward, also the gradient of the scalar
+    ``extra`` (as if ``extra`` were added to the loss ``carrier`` takes part in)."""
+
+    @staticmethod
+    def forward(ctx, carrier: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+        return carrier.clone()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return grad, grad.new_ones(())
+
+
+class DrACCnnPolicy(ActorCriticCnnPolicy):
+    """PPO's actor-critic with DrAC's regulariser (Raileanu et al. 2021, "Automatic Data
+    Augmentation for Generalization in Reinforcement Learning").
+
+    RAD's rule puts augmented frames into PPO's ratio π(a | f(s)) / π_old(a | s), whose old
+    probabilities were taken on the raw frames; DrAC keeps PPO's loss on the raw frames and adds
+    α_r (G_π + G_V), with G_π = KL(π(· | s) ‖ π(· | f(s))) and G_V = (V(f(s)) − V(s))², the raw
+    frames' policy and value held fixed (no gradient), so the augmented frames are pulled to
+    act and value as the raw ones do. α_r is ``augment.drac_coef`` (the paper's 0.1).
+
+    SB3's PPO adds nothing to its loss, so the regulariser rides on the values this returns: a
+    pass-through whose backward adds the regulariser's gradient (:class:`_WithLossGradient`).
+    The loss PPO logs is unchanged; the gradient it steps on is PPO's plus α_r's terms.
+    """
+
+    def _heads(self, obs: torch.Tensor) -> tuple[torch.distributions.Categorical, torch.Tensor]:
+        """π(· | obs) and V(obs). The torch distribution, not SB3's wrapper: SB3 keeps one
+        wrapper per policy and refills it on every call, so a second call would overwrite the
+        first one's distribution."""
+        features = self.extract_features(obs)
+        pi, vf = (features, features) if self.share_features_extractor else features
+        latent_pi = self.mlp_extractor.forward_actor(pi)
+        latent_vf = self.mlp_extractor.forward_critic(vf)
+        return self._get_action_dist_from_latent(latent_pi).distribution, self.value_net(latent_vf)
+
+    def evaluate_actions(self, obs: torch.Tensor, actions: torch.Tensor):
+        distribution, values = self._heads(obs)
+        log_prob, entropy = distribution.log_prob(actions), distribution.entropy()
+        extractor = self.features_extractor
+        if self.training and extractor.drac_coef > 0:
+            # augmentations take [0, 1] frames; SB3 hands the policy raw 0..255 values
+            augmented = extractor.augmentation(obs / 255.0) * 255.0
+            aug_distribution, aug_values = self._heads(augmented)
+            raw = torch.distributions.Categorical(logits=distribution.logits.detach())
+            g_pi = torch.distributions.kl_divergence(raw, aug_distribution).mean()
+            g_v = (aug_values - values.detach()).pow(2).mean()
+            values = _WithLossGradient.apply(values, extractor.drac_coef * (g_pi + g_v))
+        return values, log_prob, entropy
+
+
+# The policies `darla act` adds to SB3's names (a JSON agent file names its policy by name).
+POLICIES = {"DrACCnnPolicy": DrACCnnPolicy}
 
 
 def augmented_policy_kwargs(augment: dict) -> dict:
@@ -146,7 +216,9 @@ def augmented_policy_kwargs(augment: dict) -> dict:
 
 __all__ = [
     "DEFAULTS",
+    "POLICIES",
     "AugmentedNatureCNN",
+    "DrACCnnPolicy",
     "StackAugmentation",
     "augmented_policy_kwargs",
     "check_augment_settings",

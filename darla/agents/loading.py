@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from darla.agents.algos import get_algo, is_recurrent, policy_kwargs
+from darla.agents.algos import get_algo, is_recurrent, policy_class, policy_kwargs
 from darla.agents.encoders import encode_frames, freeze, load_encoder
 from darla.errors import DarlaError
 from darla.io import sha256_file
@@ -311,11 +311,11 @@ def build_policy(
     spec: dict[str, Any], vision_file: Path | None, device: str | torch.device = "cpu"
 ):
     algo = get_algo(spec["algo"])
-    policy_class = algo.policy_aliases[spec["policy"]["policy"]]
+    cls = policy_class(algo, spec["policy"]["policy"])
     kwargs = policy_kwargs(spec["policy"])
     if vision_file is not None and "features_extractor_kwargs" in kwargs:  # darla_ft's encoder
         kwargs["features_extractor_kwargs"]["vision"] = str(vision_file)
-    policy = policy_class(
+    policy = cls(
         observation_space(spec), spaces.Discrete(int(spec["n_actions"])), lambda _: 0.0, **kwargs
     )
     return policy.to(device)

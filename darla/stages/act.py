@@ -27,6 +27,7 @@ import envs
 from darla.agents.algos import (
     get_algo,
     is_recurrent,
+    policy_class,
     policy_kwargs,
     policy_spec,
     schedule_follows_total,
@@ -120,6 +121,11 @@ def run_act(
     label = agent_label(rep, vision_file)
     # pixels_aug's augmentation is in its key; other agents have none, so `augment:` is not
     augment = check_augment_settings(cfg["augment"]) if rep.augments else None
+    if augment is not None and augment["rule"] == "drac" and agent_cfg["name"] != "ppo":
+        raise DarlaError(
+            f"augment.rule=drac regularises PPO's actor-critic, not {agent_cfg['name']}: use "
+            "agent=ppo, or augment.rule=rad"
+        )
     # Every input but the step count: runs that differ only in it are one agent trained for
     # longer or shorter, so a longer run continues from the last checkpoint of a shorter one.
     base_key = ACT_KEY.key(
@@ -652,7 +658,7 @@ def _build_or_resume(algo, run_dir: Path, venv, spec, agent_cfg, cfg, act):
     checkpoint = latest_checkpoint(run_dir)
     set_episodes(venv, 0)
     model = algo(
-        spec["policy"],
+        policy_class(algo, spec["policy"]),
         venv,
         seed=int(cfg["seed"]),
         device=cfg["device"],

@@ -21,13 +21,16 @@ from darla.vision.base import (
     tensor_to_images,
 )
 from darla.vision.beta_tcvae import BetaTCVAE
+from darla.vision.byol import BYOL
 from darla.vision.contrastive import ContrastiveEncoder, nt_xent
 from darla.vision.dae import FEATURE_LAYERS, DenoisingAutoencoder
 from darla.vision.darla_vae import DarlaVAE
 from darla.vision.dcign import DCIGN
+from darla.vision.dcodr import DCoDR
 from darla.vision.device import resolve_device
 from darla.vision.factor_vae import FactorVAE
 from darla.vision.grids import reconstruction_grid, tile_images, traversal_grid, traversal_order
+from darla.vision.info_vae import InfoVAE
 from darla.vision.infogan import InfoGAN
 from darla.vision.losses import (
     LIKELIHOODS,
@@ -45,6 +48,7 @@ from darla.vision.trunk import ConvDecoder, ConvTrunk
 from darla.vision.vae import BetaVAE
 
 __all__ = [
+    "BYOL",
     "DCIGN",
     "FEATURE_LAYERS",
     "LIKELIHOODS",
@@ -57,10 +61,12 @@ __all__ = [
     "ContrastiveEncoder",
     "ConvDecoder",
     "ConvTrunk",
+    "DCoDR",
     "DarlaVAE",
     "DenoisingAutoencoder",
     "FactorVAE",
     "InfoGAN",
+    "InfoVAE",
     "PretrainedPart",
     "VisionModel",
     "augment",

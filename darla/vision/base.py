@@ -114,8 +114,10 @@ class VisionModel(nn.Module, abc.ABC):
     generative: ClassVar[bool] = True
     # What one training batch holds, which decides where ``darla see`` draws batches from:
     # ``frames`` (collected frames only), ``labelled`` (frames and their int factor labels,
-    # passed as ``loss(x, factors=...)``: SCAN) or ``clamped`` (scenes rendered from the factor
-    # dataset with one factor varying, passed as ``loss(x, varying_factor=k)``: DC-IGN).
+    # passed as ``loss(x, factors=...)``: SCAN), ``domain_labelled`` (frames and the index of the
+    # source domain each was collected in, passed as ``loss(x, domains=...)``: DCoDR) or
+    # ``clamped`` (scenes rendered from the factor dataset with one factor varying, passed as
+    # ``loss(x, varying_factor=k)``: DC-IGN).
     training_data: ClassVar[str] = "frames"
     # The trained models this one is built on and keeps frozen (see :class:`PretrainedPart`).
     pretrained: ClassVar[tuple[PretrainedPart, ...]] = ()

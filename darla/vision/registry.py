@@ -15,11 +15,14 @@ from darla.errors import DarlaError
 from darla.vision.annealed_vae import AnnealedVAE
 from darla.vision.base import PretrainedPart, VisionModel
 from darla.vision.beta_tcvae import BetaTCVAE
+from darla.vision.byol import BYOL
 from darla.vision.contrastive import ContrastiveEncoder
 from darla.vision.dae import DenoisingAutoencoder
 from darla.vision.darla_vae import DarlaVAE
 from darla.vision.dcign import DCIGN
+from darla.vision.dcodr import DCoDR
 from darla.vision.factor_vae import FactorVAE
+from darla.vision.info_vae import InfoVAE
 from darla.vision.infogan import InfoGAN
 from darla.vision.scan import SCAN
 from darla.vision.vae import BetaVAE
@@ -39,7 +42,10 @@ _REGISTRY: dict[str, tuple[Callable[..., VisionModel], dict[str, Any]]] = {
     "dcign": (DCIGN, {}),
     "scan": (SCAN, {}),
     "infogan": (InfoGAN, {}),
+    "info_vae": (InfoVAE, {}),
     "contrastive": (ContrastiveEncoder, {}),
+    "byol": (BYOL, {}),
+    "dcodr": (DCoDR, {}),
 }
 
 

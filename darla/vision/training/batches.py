@@ -4,14 +4,14 @@ Batch ``step`` is a pure function of ``(seed, step)``: a resumed run draws exact
 the uninterrupted run would have, with no sampler state to checkpoint. Two sources:
 
 - :class:`BatchSource`: frames drawn from a memory-mapped frame store (most models), optionally
-  with their factor labels (SCAN);
+  with their factor labels (SCAN) or source-domain ids (DCoDR);
 - :class:`ClampedBatches`: scenes rendered from a factor dataset with one factor varying and all
   others fixed (DC-IGN).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,8 +28,8 @@ class Batch:
     """uint8 frames ``[B, H, W, 3]`` and what ``model.loss`` takes with them.
 
     ``loss_kwargs`` is empty for most models; SCAN gets ``factors`` (int labels ``[B, K]``),
-    DC-IGN ``varying_factor``. ``factors`` records the factor indices a rendered batch was drawn
-    from, for inspection (None for collected frames).
+    DCoDR ``domains`` (int ``[B]``), DC-IGN ``varying_factor``. ``factors`` records the factor
+    indices a rendered batch was drawn from, for inspection (None for collected frames).
     """
 
     images: np.ndarray
@@ -55,8 +55,9 @@ class BatchSource:
     """Batches of frames drawn with replacement from ``indices``, with labels when given.
 
     ``labels`` (int ``[N, K]``, e.g. the factors stored with the frames) rides along as
-    ``loss_kwargs["factors"]``. Validation: up to ``val_batches`` batches of distinct frames from
-    ``val_indices`` (or from ``indices`` when there are none).
+    ``loss_kwargs["factors"]``; a mapping of per-frame int arrays rides along under its own keys
+    (``{"domains": domain_ids}``: ``loss_kwargs["domains"]``). Validation: up to ``val_batches``
+    batches of distinct frames from ``val_indices`` (or from ``indices`` when there are none).
     """
 
     def __init__(
@@ -66,7 +67,7 @@ class BatchSource:
         batch_size: int,
         seed: int,
         *,
-        labels: np.ndarray | None = None,
+        labels: np.ndarray | Mapping[str, np.ndarray] | None = None,
         val_indices: np.ndarray | None = None,
         val_batches: int = 1,
     ) -> None:
@@ -93,7 +94,8 @@ class BatchSource:
         images = np.ascontiguousarray(self.frames[indices])
         if self.labels is None:
             return Batch(images)
-        return Batch(images, {"factors": np.asarray(self.labels[indices], dtype=np.int64)})
+        labels = self.labels if isinstance(self.labels, Mapping) else {"factors": self.labels}
+        return Batch(images, {k: np.asarray(v[indices], dtype=np.int64) for k, v in labels.items()})
 
     def _gather(self, step: int) -> Batch:
         return self._batch(self.indices_for(step))

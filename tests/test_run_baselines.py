@@ -1,0 +1,49 @@
+"""`darla run` with the baselines a reviewer asks for, end to end at smoke sizes: DARLA beside
+pixels, augmented pixels, InfoVAE, BYOL and DCoDR."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from darla.config import compose
+from darla.manifest import is_finished
+from darla.stages.pipeline import run_pipeline
+
+METHODS = ["darla", "pixels", "pixels_aug", "info_vae", "byol", "dcodr"]
+
+
+@pytest.mark.slow
+def test_darla_and_every_baseline_run_end_to_end(smoke_runs) -> None:
+    cfg = compose(
+        "run",
+        [
+            "experiment=smoke",
+            f"methods=[{','.join(METHODS)}]",
+            "see_overrides=['metrics.names=[object_probe]']",
+            "transfer_overrides=['videos=false']",
+            f"runs_root={smoke_runs}",
+        ],
+    )
+    result = run_pipeline(cfg, progress=False)
+    assert all(is_finished(o.run_dir) for o in result.outcomes)
+    agents = {
+        o.label.split(" seed")[0].removesuffix("-ppo"): o
+        for o in result.outcomes
+        if o.stage == "act"
+    }
+    assert sorted(agents) == sorted(METHODS)
+    vision = [o for o in result.outcomes if o.stage == "see"]
+    # each vision baseline was trained and scored by the object probe (the DAE is darla's part)
+    for name in ("darla", "info_vae", "byol", "dcodr"):
+        (run,) = [o.run_dir for o in vision if o.run_dir.name.startswith(f"{name}-")]
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert "object_probe" in json.dumps(metrics)
+    # pixels_aug is pixels plus augmentation: its agent file says so, pixels' does not
+    aug = json.loads((agents["pixels_aug"].run_dir / "agent.json").read_text())
+    plain = json.loads((agents["pixels"].run_dir / "agent.json").read_text())
+    assert "augment" in json.dumps(aug) and "augment" not in json.dumps(plain)
+    results = json.loads((result.transfer_run / "results.json").read_text())
+    assert set(results["methods"]) == set(METHODS)
+    assert result.report_html.is_file()
