@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from vision_models import SIZE, shapes_data, smoke_see, synthetic_domains, tiny_model
+from vision_models import SIZE, shapes_data, synthetic_domains, tiny_model
 
 from darla.cli import main
 from darla.data import FrameDataset
@@ -397,17 +397,4 @@ def test_neither_is_generative_and_decode_says_so_in_one_line(name) -> None:
 # --- the rest of the pipeline -----------------------------------------------------------------
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["byol", "dcodr"])
-def test_smoke_see_trains_and_scores_each_model_on_collected_frames(name, smoke_runs) -> None:
-    """dcodr's domains are the collected frames' own: experiment=smoke's three source domains."""
-    import json
-
-    smoke = smoke_see(smoke_runs, name)
-    assert not (smoke.run / "recon.png").exists()
-    assert "object_probe" in json.loads((smoke.run / "metrics.json").read_text())
-    if name == "byol":
-        assert {"positive_similarity", "tau", "projection_std"} <= set(smoke.summary)
-        assert smoke.model.config["ema_steps"] == 40  # train.steps of experiment=smoke
-    else:
-        assert {"negative_similarity", "anchors_without_negatives"} <= set(smoke.summary)
+# The smoke `darla see` of each, on collected frames of three source domains: tests/test_run_baselines.py

@@ -4,13 +4,13 @@ Resuming is exact on CPU: batches are a function of (seed, step) and the noise o
 from ``torch.manual_seed(f(seed, t))``, so a killed run continued from its last checkpoint ends
 with the same weights as an uninterrupted one. Batches come from collected frames by default, or
 from any :class:`~darla.vision.training.batches.BatchSampler` (DC-IGN's clamped batches); what a batch
-carries besides images (SCAN's labels) goes to ``model.loss`` as keyword arguments.
+carries besides images (SCAN's labels, DCoDR's domain ids) goes to ``model.loss`` as keyword arguments.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -125,7 +125,7 @@ def train_vision(
     label: str = "",
     progress: bool = True,
     callbacks: Sequence[StepCallback] = (),
-    labels: np.ndarray | None = None,
+    labels: np.ndarray | Mapping[str, np.ndarray] | None = None,
     sampler: BatchSampler | None = None,
 ) -> dict[str, float]:
     """Train ``model`` for ``settings.steps`` optimizer steps, resuming from the run's checkpoint.
@@ -137,7 +137,8 @@ def train_vision(
     logged training terms and the validation loss.
 
     Batches: frames ``train_indices`` of ``frames`` (validation: ``val_indices``), each with its
-    row of ``labels`` as ``factors=`` when labels are given; or, when ``sampler`` is given, its
+    row of ``labels`` as ``factors=`` when labels are an array, or under each key of a mapping
+    (DCoDR's ``{"domains": ids}`` as ``domains=``); or, when ``sampler`` is given, its
     batches (``frames`` and the indices are then unused). The trainer closes the sampler.
     """
     from torch.utils.tensorboard import SummaryWriter
