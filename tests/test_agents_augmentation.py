@@ -141,7 +141,9 @@ def test_augment_settings_key_pixels_aug_agents_only(tmp_path) -> None:
     from darla.stages.act import run_act
 
     def agent(representation: str, *extra: str):
-        cfg = act_config(tmp_path, representation, "act.obs_size=40", *extra, steps=32)
+        cfg = act_config(
+            tmp_path, representation, "act.obs_size=40", "act.eval_every=32", *extra, steps=32
+        )
         return run_act(cfg, progress=False)
 
     pixels = agent("pixels")
@@ -150,6 +152,16 @@ def test_augment_settings_key_pixels_aug_agents_only(tmp_path) -> None:
     assert not shifted.reused and shifted.run_dir.name.startswith("pixels_aug-ppo-")
     other = agent("pixels_aug", "augment.shift_pad=2")
     assert not other.reused and other.run_dir != shifted.run_dir != pixels.run_dir
+    drac = agent("pixels_aug", "augment.rule=drac")
+    assert not drac.reused
+    # learning curves draw each update rule as its own method
+    from darla.agents.curves import load_curve
+
+    assert [load_curve(r.run_dir).method for r in (pixels, shifted, drac)] == [
+        "pixels-ppo",
+        "pixels_aug (rad)-ppo",
+        "pixels_aug (drac)-ppo",
+    ]
     # what transfer loads: raw frames in, the network as trained, never augmented
     from darla.agents import load_agent
 

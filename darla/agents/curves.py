@@ -72,6 +72,9 @@ def load_curve(run_dir: Path) -> Curve:
         raw = np.asarray(data["scores"] if kind == "score" else data["results"], dtype=float)
     values = raw.reshape(len(steps), -1).mean(axis=1) if len(steps) else raw
     method = f"{spec['representation']}-{spec['algo']}"
+    augment = spec["policy"]["kwargs"].get("augment")
+    if augment is not None:  # pixels_aug's update rules are different agents: drawn apart
+        method = f"{spec['representation']} ({augment.get('rule', 'rad')})-{spec['algo']}"
     summary = run_dir / "summary.json"
     blind = json.loads(summary.read_text()).get("blind_share") if summary.is_file() else None
     return Curve(run_dir, method, config.get("seed"), steps, values, kind, blind)
