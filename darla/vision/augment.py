@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +49,37 @@ class Augmentations:
     horizontal_flip: bool = False
     jitter: float = 0.4
     jitter_prob: float = 0.8
+
+    @classmethod
+    def from_options(
+        cls,
+        crop_scale: Sequence[float],
+        crop_ratio: Sequence[float],
+        shift_pad: int,
+        horizontal_flip: bool,
+        jitter: float,
+        jitter_prob: float,
+    ) -> Augmentations:
+        """From a model's options, as its YAML config gives them (lists for the ranges)."""
+        return cls(
+            crop_scale=tuple(crop_scale) if isinstance(crop_scale, (list, tuple)) else crop_scale,
+            crop_ratio=tuple(crop_ratio) if isinstance(crop_ratio, (list, tuple)) else crop_ratio,
+            shift_pad=shift_pad,
+            horizontal_flip=horizontal_flip,
+            jitter=jitter,
+            jitter_prob=jitter_prob,
+        )
+
+    def options(self) -> dict[str, Any]:
+        """The options again, JSON-able: what a model's saved config holds."""
+        return {
+            "crop_scale": [float(v) for v in self.crop_scale],
+            "crop_ratio": [float(v) for v in self.crop_ratio],
+            "shift_pad": self.shift_pad,
+            "horizontal_flip": self.horizontal_flip,
+            "jitter": float(self.jitter),
+            "jitter_prob": float(self.jitter_prob),
+        }
 
     def __post_init__(self) -> None:
         lo, hi = _pair("crop_scale", self.crop_scale, "[0.5, 1.0]")

@@ -135,15 +135,9 @@ class BYOL(VisionModel):
                 "config to take train.steps, or use e.g. 4000"
             )
         tau_base = _unit_interval("tau_base", tau_base, 0.996)
-        self.augmentations = Augmentations(
-            crop_scale=tuple(crop_scale) if isinstance(crop_scale, (list, tuple)) else crop_scale,
-            crop_ratio=tuple(crop_ratio) if isinstance(crop_ratio, (list, tuple)) else crop_ratio,
-            shift_pad=shift_pad,
-            horizontal_flip=horizontal_flip,
-            jitter=jitter,
-            jitter_prob=jitter_prob,
+        self.augmentations = Augmentations.from_options(
+            crop_scale, crop_ratio, shift_pad, horizontal_flip, jitter, jitter_prob
         )
-        a = self.augmentations
         self._config = {
             "name": "byol",
             "image_size": image_size,
@@ -154,12 +148,7 @@ class BYOL(VisionModel):
             "predictor_hidden_dim": predictor_hidden_dim,
             "tau_base": tau_base,
             "ema_steps": ema_steps,
-            "crop_scale": [float(v) for v in a.crop_scale],
-            "crop_ratio": [float(v) for v in a.crop_ratio],
-            "shift_pad": a.shift_pad,
-            "horizontal_flip": a.horizontal_flip,
-            "jitter": float(a.jitter),
-            "jitter_prob": float(a.jitter_prob),
+            **self.augmentations.options(),
         }
         self.trunk = ConvTrunk(image_size)
         self.fc = nn.Sequential(nn.Linear(trunk_out_features(image_size), hidden_dim), nn.ReLU())

@@ -92,15 +92,9 @@ class ContrastiveEncoder(VisionModel):
             or not temperature > 0
         ):
             raise DarlaError(f"temperature must be a number > 0, got {temperature!r}: use e.g. 0.5")
-        self.augmentations = Augmentations(
-            crop_scale=tuple(crop_scale) if isinstance(crop_scale, (list, tuple)) else crop_scale,
-            crop_ratio=tuple(crop_ratio) if isinstance(crop_ratio, (list, tuple)) else crop_ratio,
-            shift_pad=shift_pad,
-            horizontal_flip=horizontal_flip,
-            jitter=jitter,
-            jitter_prob=jitter_prob,
+        self.augmentations = Augmentations.from_options(
+            crop_scale, crop_ratio, shift_pad, horizontal_flip, jitter, jitter_prob
         )
-        a = self.augmentations
         self._config = {
             "name": "contrastive",
             "image_size": image_size,
@@ -109,12 +103,7 @@ class ContrastiveEncoder(VisionModel):
             "projection_dim": projection_dim,
             "projection_hidden_dim": projection_hidden_dim,
             "temperature": float(temperature),
-            "crop_scale": [float(v) for v in a.crop_scale],
-            "crop_ratio": [float(v) for v in a.crop_ratio],
-            "shift_pad": a.shift_pad,
-            "horizontal_flip": a.horizontal_flip,
-            "jitter": float(a.jitter),
-            "jitter_prob": float(a.jitter_prob),
+            **self.augmentations.options(),
         }
         self.trunk = ConvTrunk(image_size)
         self.fc = nn.Sequential(nn.Linear(trunk_out_features(image_size), hidden_dim), nn.ReLU())
