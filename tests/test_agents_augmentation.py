@@ -12,7 +12,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.torch_layers import NatureCNN
 from test_act_errors import fails
 
-from darla.agents.algos import policy_kwargs, policy_spec
+from darla.agents.algos import policy_class, policy_kwargs, policy_spec
 from darla.agents.augmentation import AugmentedNatureCNN, StackAugmentation
 from darla.agents.env import make_vec_env
 
@@ -86,18 +86,19 @@ def test_the_extractor_augments_in_training_mode_only_and_is_nature_cnn_otherwis
         assert not torch.equal(augmented.train()(x), plain.train()(x))
 
 
-def test_ppo_augments_its_updates_but_never_its_rollouts() -> None:
-    """SB3 switches the policy's mode; what matters is which forward passes see shifted frames."""
+@pytest.mark.parametrize(("rule", "update_passes"), [("rad", 1), ("drac", 2)])
+def test_ppo_augments_its_updates_but_never_its_rollouts(rule, update_passes) -> None:
+    """SB3 switches the policy's mode; what matters is which forward passes see shifted frames.
+    RAD's update runs the network once, on augmented frames; DrAC's twice, raw and augmented."""
     from stable_baselines3.common.vec_env import VecFrameStack
 
     venv = VecFrameStack(
         make_vec_env(["A_room1"], 2, 0, {"obs_size": SIZE, "max_episode_steps": 20}, "dummy"), 4
     )
-    spec = policy_spec(
-        "pixels", {}, None, augment={"shift_pad": 4, "jitter": 0.0, "jitter_prob": 0.8}
-    )
+    augment = {"shift_pad": 4, "jitter": 0.0, "jitter_prob": 0.8, "rule": rule, "drac_coef": 0.1}
+    spec = policy_spec("pixels", {}, None, augment=augment)
     model = PPO(
-        spec["policy"], venv, n_steps=8, batch_size=8, n_epochs=1, seed=0,
+        policy_class(PPO, spec["policy"]), venv, n_steps=8, batch_size=8, n_epochs=1, seed=0,
         policy_kwargs=policy_kwargs(spec),
     )  # fmt: skip
     extractor = model.policy.features_extractor
@@ -116,7 +117,7 @@ def test_ppo_augments_its_updates_but_never_its_rollouts() -> None:
     venv.close()
     rollout_steps = modes.count(False)
     assert rollout_steps >= 16 // 2  # 8 steps of 2 envs (and the value bootstraps)
-    assert modes.count(True) == 2  # one minibatch per update, two updates
+    assert modes.count(True) == 2 * update_passes  # one minibatch per update, two updates
     assert calls == [(True, True)] * 2  # augmented exactly in the updates, with gradients
 
 
@@ -148,19 +149,19 @@ def test_augment_settings_key_pixels_aug_agents_only(tmp_path) -> None:
 
     pixels = agent("pixels")
     assert agent("pixels", "augment.shift_pad=2").reused  # not pixels' setting
-    shifted = agent("pixels_aug")
+    shifted = agent("pixels_aug")  # DrAC, the default
     assert not shifted.reused and shifted.run_dir.name.startswith("pixels_aug-ppo-")
     other = agent("pixels_aug", "augment.shift_pad=2")
     assert not other.reused and other.run_dir != shifted.run_dir != pixels.run_dir
-    drac = agent("pixels_aug", "augment.rule=drac")
-    assert not drac.reused
+    rad = agent("pixels_aug", "augment.rule=rad")
+    assert not rad.reused
     # learning curves draw each update rule as its own method
     from darla.agents.curves import load_curve
 
-    assert [load_curve(r.run_dir).method for r in (pixels, shifted, drac)] == [
+    assert [load_curve(r.run_dir).method for r in (pixels, shifted, rad)] == [
         "pixels-ppo",
-        "pixels_aug (rad)-ppo",
         "pixels_aug (drac)-ppo",
+        "pixels_aug (rad)-ppo",
     ]
     # what transfer loads: raw frames in, the network as trained, never augmented
     from darla.agents import load_agent
