@@ -41,7 +41,7 @@ from torch import nn
 from darla.errors import DarlaError
 from darla.vision.augment import Augmentations, augment
 from darla.vision.base import VisionModel
-from darla.vision.checks import check_positive_int
+from darla.vision.checks import check_positive_int, check_unit_interval
 from darla.vision.trunk import ConvTrunk, trunk_out_features
 
 # the online modules the target copies, by the names the target holds them under
@@ -68,12 +68,6 @@ def _mlp(in_dim: int, hidden_dim: int, out_dim: int) -> nn.Sequential:
         nn.ReLU(),
         nn.Linear(hidden_dim, out_dim),
     )
-
-
-def _unit_interval(name: str, value: object, example: float) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
-        raise DarlaError(f"{name} must be a number in [0, 1], got {value!r}: use e.g. {example}")
-    return float(value)
 
 
 class BYOL(VisionModel):
@@ -134,7 +128,7 @@ class BYOL(VisionModel):
                 f"ema_steps must be a positive integer, got {ema_steps!r}: leave it null in the "
                 "config to take train.steps, or use e.g. 4000"
             )
-        tau_base = _unit_interval("tau_base", tau_base, 0.996)
+        tau_base = check_unit_interval("tau_base", tau_base, "use e.g. 0.996")
         self.augmentations = Augmentations.from_options(
             crop_scale, crop_ratio, shift_pad, horizontal_flip, jitter, jitter_prob
         )

@@ -15,6 +15,25 @@ def check_positive_int(name: str, value: int, example: int) -> int:
     return value
 
 
+def check_positive_number(name: str, value: float, example: object) -> float:
+    """A finite number > 0 (NaN and infinity refused): temperatures, weights."""
+    if not _is_number(value) or not 0 < value < float("inf"):
+        raise DarlaError(f"{name} must be a number > 0, got {value!r}: use e.g. {example}")
+    return float(value)
+
+
+def check_unit_interval(name: str, value: float, fix: str) -> float:
+    """A number in [0, 1] (NaN refused): rates and mixing weights. ``fix`` ends the message
+    (``"use e.g. 0.996"``)."""
+    if not _is_number(value) or not 0 <= value <= 1:
+        raise DarlaError(f"{name} must be a number in [0, 1], got {value!r}: {fix}")
+    return float(value)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def check_beta(beta: float) -> float:
     # `not beta >= 0` also rejects NaN.
     if not isinstance(beta, (int, float)) or isinstance(beta, bool) or not beta >= 0:

@@ -22,7 +22,7 @@ from torch import nn
 from darla.errors import DarlaError
 from darla.vision.augment import Augmentations, augment
 from darla.vision.base import VisionModel
-from darla.vision.checks import check_positive_int
+from darla.vision.checks import check_positive_int, check_positive_number
 from darla.vision.trunk import ConvTrunk, trunk_out_features
 
 
@@ -86,12 +86,7 @@ class ContrastiveEncoder(VisionModel):
             ("projection_hidden_dim", projection_hidden_dim, 256),
         ):
             check_positive_int(name, value, example)
-        if (
-            not isinstance(temperature, (int, float))
-            or isinstance(temperature, bool)
-            or not temperature > 0
-        ):
-            raise DarlaError(f"temperature must be a number > 0, got {temperature!r}: use e.g. 0.5")
+        check_positive_number("temperature", temperature, 0.5)
         self.augmentations = Augmentations.from_options(
             crop_scale, crop_ratio, shift_pad, horizontal_flip, jitter, jitter_prob
         )

@@ -55,7 +55,7 @@ from torch import nn
 from darla.errors import DarlaError
 from darla.vision.augment import Augmentations, augment
 from darla.vision.base import VisionModel
-from darla.vision.checks import check_positive_int
+from darla.vision.checks import check_positive_int, check_positive_number
 from darla.vision.trunk import ConvTrunk, trunk_out_features
 
 
@@ -111,12 +111,7 @@ class DCoDR(VisionModel):
         super().__init__()
         check_positive_int("latent_dim", latent_dim, 32)
         check_positive_int("hidden_dim", hidden_dim, 256)
-        if (
-            not isinstance(temperature, (int, float))
-            or isinstance(temperature, bool)
-            or not 0 < temperature < float("inf")
-        ):
-            raise DarlaError(f"temperature must be a number > 0, got {temperature!r}: use e.g. 0.2")
+        check_positive_number("temperature", temperature, 0.2)
         self.augmentations = Augmentations.from_options(
             crop_scale, crop_ratio, shift_pad, horizontal_flip, jitter, jitter_prob
         )

@@ -27,6 +27,7 @@ from typing import ClassVar
 import torch
 
 from darla.errors import DarlaError
+from darla.vision.checks import check_positive_number, check_unit_interval
 from darla.vision.losses import kl_per_dim, reparameterize
 from darla.vision.vae import BetaVAE
 
@@ -39,28 +40,6 @@ def check_kernel(kernel: str) -> str:
             f"unknown kernel {kernel!r}: use imq (inverse multiquadratic) or rbf (Gaussian)"
         )
     return kernel
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def check_alpha(alpha: float) -> float:
-    # `not 0 <= alpha <= 1` also rejects NaN.
-    if not _is_number(alpha) or not 0 <= alpha <= 1:
-        raise DarlaError(
-            f"alpha must be a number in [0, 1], got {alpha!r}: use 1 (the MMD-VAE, no KL) or 0 "
-            "(KL weight 1)"
-        )
-    return float(alpha)
-
-
-def check_lambda(lambda_: float) -> float:
-    if not _is_number(lambda_) or not 0 < lambda_ < float("inf"):
-        raise DarlaError(
-            f"lambda_ must be a number > 0, got {lambda_!r}: use e.g. 1000 (the MMD weight)"
-        )
-    return float(lambda_)
 
 
 def kernel_matrix(x: torch.Tensor, y: torch.Tensor, kernel: str, scale: float) -> torch.Tensor:
@@ -141,7 +120,8 @@ class InfoVAE(BetaVAE):
         super().__init__(
             image_size, latent_dim, hidden_dim, beta=1.0, likelihood=likelihood, decoder=decoder
         )
-        alpha, lambda_ = check_alpha(alpha), check_lambda(lambda_)
+        alpha = check_unit_interval("alpha", alpha, "use 1 (the MMD-VAE, no KL) or 0 (KL weight 1)")
+        lambda_ = check_positive_number("lambda_", lambda_, "1000 (the MMD weight)")
         if alpha + lambda_ - 1 < 0:
             raise DarlaError(
                 f"alpha + lambda_ - 1 = {alpha + lambda_ - 1:g} is the MMD weight and must be "
