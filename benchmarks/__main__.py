@@ -1,4 +1,5 @@
-"""``python -m benchmarks``: run every benchmark, print the figures, write runs/bench/results.json."""
+"""``python -m benchmarks``: run every benchmark, print the figures, write runs/bench/results.json,
+then regenerate the README's benchmark table from it (:mod:`benchmarks.table`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pkgutil
 
 import benchmarks
 from benchmarks.results import report
+from benchmarks.table import regenerate
 
 
 def main() -> None:
@@ -17,6 +19,7 @@ def main() -> None:
         print(f"== {module}")
         importlib.import_module(f"benchmarks.{module}").run(figures)
     report(figures)
+    regenerate()
 
 
 if __name__ == "__main__":

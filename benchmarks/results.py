@@ -1,7 +1,9 @@
-"""The figures file, ``runs/bench/results.json``: ``{name: {value, unit, target, higher_is_better}}``."""
+"""The figures file, ``runs/bench/results.json``: ``{name: {value, unit, target, higher_is_better,
+what, measured}}``, from which the README's benchmark table is generated (:mod:`benchmarks.table`)."""
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 
@@ -10,12 +12,17 @@ from darla.io import write_json
 RESULTS_PATH = Path("runs/bench/results.json")
 
 
-def figure(value: float, unit: str, target: float | None, higher_is_better: bool) -> dict:
+def figure(
+    value: float, unit: str, target: float | None, higher_is_better: bool, *, what: str
+) -> dict:
+    """One measured figure; ``what`` is the README table's description of it (one line)."""
     return {
         "value": float(value),
         "unit": unit,
         "target": target,
         "higher_is_better": higher_is_better,
+        "what": what,
+        "measured": datetime.date.today().isoformat(),
     }
 
 

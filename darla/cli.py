@@ -105,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     metrics.add_argument("--metrics", help="comma-separated subset, e.g. mig,dci (default: all)")
     metrics.add_argument("--seed", type=int, default=0)
+    metrics.add_argument(
+        "--inference",
+        default="onnx",
+        help="the encoder's runtime: onnx (ONNX Runtime, default) or eager (PyTorch)",
+    )
     metrics.set_defaults(run=_metrics)
 
     report = commands.add_parser(
@@ -133,7 +138,9 @@ def _metrics(args: argparse.Namespace) -> None:
     from darla.stages.score import score_run
 
     names = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
-    path = score_run(args.run_dir, metrics=names, fast=args.fast, seed=args.seed)
+    path = score_run(
+        args.run_dir, metrics=names, fast=args.fast, seed=args.seed, inference=args.inference
+    )
     for label, value in headline_scores(json.loads(path.read_text())).items():
         print(f"{label:<26} {value:.3f}")
     print(f"metrics: {path}")

@@ -18,7 +18,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 import envs
 from darla.agents import LatentVecEnv, load_agent, make_vec_env
-from darla.agents.encoders import encode_frames
+from darla.vision import FrozenEncoder
 from darla.errors import DarlaError
 from darla.manifest import recorded_file, write_manifest
 from darla.stages.act import run_act
@@ -105,7 +105,7 @@ def test_load_agent_acts_on_the_standardised_latents_it_was_trained_on(tmp_path)
     }
 
     shown = frames()
-    latents = stats.standardise(encode_frames(load_model(vision), shown))
+    latents = stats.standardise(FrozenEncoder(load_model(vision))(shown))
     expected, _ = result.model.predict(first_stack(latents), deterministic=True)
     with torch.no_grad():
         tensor, _ = result.model.policy.obs_to_tensor(first_stack(latents))
@@ -124,7 +124,7 @@ def test_load_agent_acts_on_the_standardised_latents_it_was_trained_on(tmp_path)
     (result.run_dir / "agent.json").write_text(json.dumps({**spec, "format_version": 2}))
     old = load_agent(result.run_dir)
     assert old.code_stats is None
-    np.testing.assert_array_equal(old.observe(shown), encode_frames(load_model(vision), shown))
+    np.testing.assert_array_equal(old.observe(shown), FrozenEncoder(load_model(vision))(shown))
 
 
 def test_a_vision_run_without_code_stats_is_refused_until_standardising_is_off(tmp_path) -> None:
@@ -145,7 +145,7 @@ def test_a_vision_run_without_code_stats_is_refused_until_standardising_is_off(t
     loaded = load_agent(result.run_dir)
     shown = frames()
     assert loaded.code_stats is None
-    np.testing.assert_array_equal(loaded.observe(shown), encode_frames(load_model(vision), shown))
+    np.testing.assert_array_equal(loaded.observe(shown), FrozenEncoder(load_model(vision))(shown))
 
 
 def test_a_changed_code_stats_file_is_refused(tmp_path) -> None:

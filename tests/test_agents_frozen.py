@@ -10,7 +10,7 @@ from stable_baselines3 import DQN, PPO
 
 import envs
 from darla.agents import DarlaFeaturesExtractor, LatentVecEnv, make_vec_env, random_encoder
-from darla.agents.encoders import encode_frames
+from darla.vision import FrozenEncoder
 from darla.vision import load_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -118,7 +118,7 @@ def test_wrapper_latents_equal_extractor_features(tmp_path) -> None:
     with torch.no_grad():
         features = model.policy.extract_features(obs_tensor, model.policy.features_extractor)
     np.testing.assert_allclose(features.numpy(), latents, rtol=0, atol=1e-6)
-    np.testing.assert_array_equal(encode_frames(load_model(run), frames), latents)
+    np.testing.assert_array_equal(FrozenEncoder(load_model(run))(frames), latents)
     # a step's latents too, including the truncated episodes' last frames
     for _ in range(20):
         _, _, dones, infos = wrapped.step(np.zeros(3, dtype=np.int64))

@@ -229,13 +229,11 @@ def test_an_env_factor_dataset_gets_every_metric(factor_dataset):
 
 
 def test_scoring_a_shapes_run_leaves_the_probe_out_and_says_so(capsys):
-    from types import SimpleNamespace
+    from vision_models import tiny_model
 
     from darla.stages.score import score_model
 
-    flat = SimpleNamespace(
-        latent_mean=lambda images: images.reshape(len(images), -1)[:, :6] / 255.0
-    )
+    flat = tiny_model("beta_vae")  # 32 px, as the shapes here
     scored = score_model(
         flat, [], 32, metrics=["mig", "object_probe"], fast=True, progress=False, dataset="shapes"
     )

@@ -15,7 +15,7 @@ fine-tuned with ``trainable=True``). ``darla act`` (:func:`darla.stages.act.run_
 """
 
 from darla.agents.algos import ALGOS, get_algo
-from darla.agents.encoders import encode_frames, freeze, load_encoder, random_encoder
+from darla.agents.encoders import freeze, load_encoder, random_encoder
 from darla.agents.env import EpisodeSeeds, make_vec_env, stack_frames
 from darla.agents.extractor import DarlaFeaturesExtractor
 from darla.agents.loading import Agent, load_agent
@@ -30,7 +30,6 @@ __all__ = [
     "EpisodeSeeds",
     "LatentVecEnv",
     "Representation",
-    "encode_frames",
     "freeze",
     "get_algo",
     "get_representation",

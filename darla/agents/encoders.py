@@ -2,9 +2,11 @@
 
 Every representation an agent can act on is μ(x) of some :class:`~darla.vision.VisionModel`
 (``encode(x)[0]``): DARLA's β-VAE_DAE, a pixel β-VAE, a VAE, a DAE's code, or an untrained
-encoder of the same architecture. The wrapper (:mod:`darla.agents.wrapper`), the features
-extractor (:mod:`darla.agents.extractor`) and :func:`darla.agents.load_agent` all encode through
-:func:`encode_frames` / :func:`encode_tensor`, so they give the same numbers for the same frames.
+encoder of the same architecture. The wrapper (:mod:`darla.agents.wrapper`) and
+:func:`darla.agents.load_agent` encode uint8 frames through one
+:class:`~darla.vision.inference.FrozenEncoder` each (their stage's ``inference`` runtime); the
+features extractor (:mod:`darla.agents.extractor`), which gets SB3's float tensors and may
+fine-tune, through :func:`encode_tensor`.
 """
 
 from __future__ import annotations
@@ -12,11 +14,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from darla.errors import DarlaError
-from darla.vision import VisionModel, build_model, images_to_tensor, load_model
+from darla.vision import VisionModel, build_model, load_model
 from darla.vision.serialization import weights_path
 
 
@@ -75,13 +76,6 @@ def encode_tensor(model: VisionModel, x: torch.Tensor) -> torch.Tensor:
     """μ(x) for float frames ``[B, 3, H, W]`` in [0, 1]; contiguous so batch layouts agree."""
     mu, _ = model.encode(x.contiguous())
     return mu
-
-
-def encode_frames(model: VisionModel, obs_uint8: np.ndarray) -> np.ndarray:
-    """μ(x) for uint8 frames ``[N, H, W, 3]`` in one forward pass, as float32 ``[N, D]``."""
-    with torch.no_grad():
-        x = images_to_tensor(obs_uint8, model.device)
-        return encode_tensor(model, x).float().cpu().numpy()
 
 
 def model_file(vision: str | os.PathLike[str]) -> Path:

@@ -29,11 +29,11 @@ import torch
 from gymnasium import spaces
 
 from darla.agents.algos import get_algo, is_recurrent, policy_class, policy_kwargs
-from darla.agents.encoders import encode_frames, freeze, load_encoder
+from darla.agents.encoders import freeze, load_encoder
 from darla.errors import DarlaError
 from darla.io import sha256_file
 from darla.manifest import MANIFEST, read_manifest
-from darla.vision import VisionModel
+from darla.vision import FrozenEncoder, VisionModel
 from darla.vision.code_stats import CodeStats, stats_from_record
 
 AGENT_FILE = "agent.json"
@@ -60,6 +60,7 @@ class Agent:
         recurrent: whether the policy carries an LSTM state from step to step.
         code_stats: what the encoder's latents are standardised with before the policy sees
             them (the vision run's training-frame statistics), or None: raw latents.
+        inference: the runtime the encoder's μ(x) runs in (:mod:`darla.vision.inference`).
     """
 
     representation: str
@@ -71,6 +72,8 @@ class Agent:
     frame_stack: int = 1
     recurrent: bool = False
     code_stats: CodeStats | None = None
+    inference: str = "onnx"
+    _eyes: FrozenEncoder | None = field(default=None, init=False, repr=False)
     # per row: the stacked observations and the LSTM state (h, c) after the last predict
     _stack: np.ndarray | None = field(default=None, init=False, repr=False)
     _lstm: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False)
@@ -93,7 +96,9 @@ class Agent:
         ``[N, D]`` (standardised when the agent was trained on standardised codes) or the frames."""
         if self.encoder is None:
             return obs_uint8
-        latents = encode_frames(self.encoder, obs_uint8)
+        if self._eyes is None:
+            self._eyes = FrozenEncoder(self.encoder, self.inference)
+        latents = self._eyes(obs_uint8)
         return latents if self.code_stats is None else self.code_stats.standardise(latents)
 
     def predict(
@@ -195,9 +200,15 @@ class Agent:
 
 
 def load_agent(
-    run_dir: str | os.PathLike[str], device: str | torch.device = "cpu", *, verify: bool = True
+    run_dir: str | os.PathLike[str],
+    device: str | torch.device = "cpu",
+    *,
+    verify: bool = True,
+    inference: str = "onnx",
 ) -> Agent:
     """Load a ``darla act`` run folder (or its final ``model.zip``'s folder) as an :class:`Agent`.
+
+    ``inference`` is the runtime its frozen encoder runs in: ``onnx`` (the default) or ``eager``.
 
     ``verify=False`` skips re-hashing ``model.zip`` and the vision file: only for a process
     loading an agent its parent has just loaded and verified (transfer's workers).
@@ -233,10 +244,12 @@ def load_agent(
             f"{model_zip} does not match {AGENT_FILE} ({str(err).splitlines()[0]}): re-run `darla act --force`"
         ) from err
     policy.set_training_mode(False)
-    return agent_of(run_dir, spec, policy, encoder)
+    return agent_of(run_dir, spec, policy, encoder, inference)
 
 
-def agent_of(run_dir: Path, spec: dict[str, Any], policy: Any, encoder: Any) -> Agent:
+def agent_of(
+    run_dir: Path, spec: dict[str, Any], policy: Any, encoder: Any, inference: str = "onnx"
+) -> Agent:
     """The :class:`Agent` an ``agent.json`` describes, around ``policy`` (loaded, or the one
     ``darla act`` is training) and its frozen ``encoder``: the same history and input scaling
     whoever asks (load_agent, act's evaluations)."""
@@ -250,6 +263,7 @@ def agent_of(run_dir: Path, spec: dict[str, Any], policy: Any, encoder: Any) -> 
         frame_stack=frame_stack(spec),
         recurrent=is_recurrent(spec["algo"]),
         code_stats=None if encoder is None else code_stats(run_dir, spec, int(encoder.latent_dim)),
+        inference=inference,
     )
 
 

@@ -17,8 +17,8 @@ import numpy as np
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
-from darla.agents.encoders import check_image_size, encode_frames, freeze
-from darla.vision import VisionModel
+from darla.agents.encoders import check_image_size, freeze
+from darla.vision import FrozenEncoder, VisionModel
 from darla.vision.code_stats import CodeStats
 
 
@@ -28,17 +28,23 @@ class LatentVecEnv(VecEnvWrapper):
 
     The encoder is frozen here (eval mode, no gradients) and never trained through this
     wrapper: use :class:`darla.agents.DarlaFeaturesExtractor` to fine-tune it.
+    ``inference`` is the runtime μ(x) runs in (:mod:`darla.vision.inference`).
     ``last_frames`` holds the raw frames of the latest reset/step (for videos and checks).
     """
 
     def __init__(
-        self, venv: VecEnv, encoder: VisionModel, code_stats: CodeStats | None = None
+        self,
+        venv: VecEnv,
+        encoder: VisionModel,
+        code_stats: CodeStats | None = None,
+        inference: str = "onnx",
     ) -> None:
         space = venv.observation_space
         if not (isinstance(space, spaces.Box) and space.dtype == np.uint8 and space.shape[-1] == 3):
             raise TypeError(f"LatentVecEnv needs uint8 [H, W, 3] frames, got {space}")
         check_image_size(encoder, space.shape)
         self.encoder = freeze(encoder)
+        self.eyes = FrozenEncoder(self.encoder, inference)
         dim = int(encoder.latent_dim)
         if code_stats is not None and code_stats.mean.shape != (dim,):
             raise ValueError(
@@ -70,5 +76,5 @@ class LatentVecEnv(VecEnvWrapper):
         return latents, rewards, dones, infos
 
     def _encode(self, frames: np.ndarray) -> np.ndarray:
-        latents = encode_frames(self.encoder, frames)
+        latents = self.eyes(frames)
         return latents if self.code_stats is None else self.code_stats.standardise(latents)

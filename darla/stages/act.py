@@ -73,6 +73,7 @@ from darla.transfer.policies import AgentPolicy, load_policy
 from darla.transfer.rollout import EnvSettings, episode_seeds
 from darla.vision import WEIGHTS_NAME, save_model
 from darla.vision.code_stats import CODE_STATS, CodeStats, read_code_stats, stats_record
+from darla.vision.inference import check_runtime
 
 
 @dataclass
@@ -239,7 +240,7 @@ def _train_agent(
     venv = make_vec_env(
         source, int(act["n_envs"]), int(cfg["seed"]), env_kwargs(act), act["vec_env"]
     )
-    venv = agent_view(venv, encoder, int(act["frame_stack"]), code_stats)
+    venv = agent_view(venv, encoder, int(act["frame_stack"]), code_stats, act["inference"])
     evaluate = SourceEvaluation.of_run(cfg, source, run_dir, encoder)
     try:
         model, resumed = _build_or_resume(algo, run_dir, venv, spec, agent_cfg, cfg, act)
@@ -340,7 +341,9 @@ class SourceEvaluation:
         )  # fmt: skip
 
     def __call__(self, model: Any, *, blind: bool = False) -> dict[str, Any]:
-        agent = agent_of(self.run_dir, read_agent_spec(self.run_dir), model.policy, self.encoder)
+        spec = read_agent_spec(self.run_dir)
+        inference = self.cfg["act"]["inference"]
+        agent = agent_of(self.run_dir, spec, model.policy, self.encoder, inference)
         return self.policy(AgentPolicy(agent, self.run_dir, self.cfg), blind=blind)
 
 
@@ -371,14 +374,18 @@ def _shown(value: float | None) -> str:
 
 
 def agent_view(
-    venv: Any, encoder: Any, frame_stack: int, code_stats: CodeStats | None = None
+    venv: Any,
+    encoder: Any,
+    frame_stack: int,
+    code_stats: CodeStats | None = None,
+    inference: str = "onnx",
 ) -> Any:
-    """The envs as the agent sees them: latents of a frozen encoder (standardised with
-    ``code_stats`` when given) or the frames, the last ``frame_stack`` of them side by side
+    """The envs as the agent sees them: latents of a frozen encoder run in ``inference``
+    (standardised with ``code_stats`` when given) or the frames, the last ``frame_stack`` of them side by side
     (``[K * D]`` floats, or ``[3K, H, W]`` channel-first: SB3 would transpose a training env
     itself, and the eval env must match it)."""
     if encoder is not None:
-        return stack_frames(LatentVecEnv(venv, encoder, code_stats), frame_stack)
+        return stack_frames(LatentVecEnv(venv, encoder, code_stats, inference), frame_stack)
     return VecTransposeImage(stack_frames(venv, frame_stack))
 
 
@@ -396,7 +403,8 @@ def _evaluate_again_if_asked(
         return summary
     changed = ", ".join(f"act.{k} {done[k]} -> {asked[k]}" for k in asked if done[k] != asked[k])
     print(f"act: evaluating {run_dir} again ({changed}); its curve stays as recorded")
-    policy = load_policy(run_dir)  # checks model.zip and the vision file against the manifest
+    # checks model.zip and the vision file against the manifest
+    policy = load_policy(run_dir, inference=act["inference"])
     evaluation = SourceEvaluation.of_run(cfg, source, run_dir, policy.agent.encoder)
     summary = _summary(evaluation.policy(policy, blind=True), int(summary["num_timesteps"]), act)
     write_json(run_dir / "summary.json", summary)
@@ -454,6 +462,7 @@ def check_act_settings(cfg: dict[str, Any]) -> None:
         "act.random_encoder", cfg["act"]["random_encoder"], whole={"latent_dim": 1, "hidden_dim": 1}
     )
     whole_number("seed", cfg["seed"], 0)
+    check_runtime(cfg["act"]["inference"], "act.inference")
     check_augment_settings(cfg["augment"])
 
 

@@ -22,7 +22,8 @@ import envs
 from darla.errors import DarlaError
 from darla.manifest import is_finished, read_manifest, verified_file, write_manifest
 from darla.metrics.memoized import MemoizedRepresentationFunction
-from darla.vision import VisionModel, load_model
+from darla.vision import FrozenEncoder, VisionModel, load_model
+from darla.vision.inference import check_runtime
 
 
 def score_model(
@@ -36,6 +37,7 @@ def score_model(
     progress: bool = True,
     dataset: str = "env",
     action_repeat: int | None = None,
+    inference: str = "onnx",
 ) -> dict[str, Any]:
     """Metrics of ``model`` on the factor dataset of ``domains`` (``dataset="env"``) or on the
     2D shapes (``dataset="shapes"``, for models trained with ``data.dataset=shapes``).
@@ -64,7 +66,8 @@ def score_model(
     try:
         return evaluate(
             factors,
-            MemoizedRepresentationFunction(model.latent_mean),  # latent means are deterministic
+            # latent means are deterministic; the same runtime as act's and transfer's
+            MemoizedRepresentationFunction(FrozenEncoder(model, inference).in_batches),
             rng=np.random.default_rng(seed),
             metrics=names,
             fast=fast,
@@ -83,8 +86,10 @@ def score_run(
     fast: bool = False,
     seed: int = 0,
     progress: bool = True,
+    inference: str = "onnx",
 ) -> Path:
-    """Score a finished vision run and write ``metrics.json`` into it (atomically)."""
+    """Score a finished vision run and write ``metrics.json`` into it (atomically); its encoder
+    runs in ``inference`` (onnx or eager)."""
     from darla.metrics import ALL, write_metrics
 
     unknown = sorted(set(metrics or ()) - set(ALL))
@@ -114,18 +119,20 @@ def score_run(
         progress=progress,
         dataset=config["data"].get("dataset", "env"),
         action_repeat=config["data"].get("action_repeat"),
+        inference=check_runtime(inference),
     )
     path = run_dir / "metrics.json"
     if path.is_file():  # scoring a subset keeps the other metrics; a corrupt file is replaced
         with contextlib.suppress(json.JSONDecodeError):
             results = {**json.loads(path.read_text()), **results}
     write_metrics(path, results)
-    record_scoring(run_dir, {"enabled": True, "fast": fast, "names": metrics, "seed": seed})
+    scoring = {"fast": fast, "names": metrics, "seed": seed, "inference": inference}
+    record_scoring(run_dir, {"enabled": True, **scoring})
     return path
 
 
 # The metric settings a metrics.json depends on (``enabled`` only says whether to score).
-SCORING = ("fast", "names", "seed")
+SCORING = ("fast", "names", "seed", "inference")
 
 
 def record_scoring(run_dir: Path, settings: dict[str, Any]) -> None:

@@ -48,6 +48,7 @@ from darla.vision import (
 )
 from darla.vision.base import PretrainedPart
 from darla.vision.code_stats import CODE_STATS, code_statistics, write_code_stats
+from darla.vision.inference import check_runtime
 from darla.vision.registry import pretrained_parts
 from darla.vision.serialization import WEIGHTS_NAME
 from darla.vision.training.inputs import complete_model_kwargs, trainer_inputs
@@ -151,6 +152,7 @@ def check_see_settings(cfg: dict[str, Any]) -> None:
         real={"val_fraction": (0.0, 0.9)},
     )
     whole_number("metrics.seed", cfg["metrics"]["seed"], 0)
+    check_runtime(cfg["metrics"]["inference"], "metrics.inference")
 
 
 def _run_see(cfg: dict[str, Any], progress: bool) -> SeeResult:
@@ -447,5 +449,6 @@ def _write_metrics(model, cfg: dict[str, Any], run_dir: Path, progress: bool) ->
         progress=progress,
         dataset=dataset_name(cfg),
         action_repeat=cfg["data"].get("action_repeat"),
+        inference=cfg["metrics"]["inference"],
     )
     write_metrics(run_dir / "metrics.json", results)

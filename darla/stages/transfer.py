@@ -46,6 +46,8 @@ from darla.transfer.policies import (
     load_policy,
 )
 from darla.transfer.rollout import Cell, EnvSettings, episode_seeds, evaluate_cells
+from darla.vision import FrozenEncoder
+from darla.vision.inference import check_runtime
 from envs.reference import ReferencePolicy
 
 # A transfer run's key: the transfer settings less these, the evaluated domains resolved (names
@@ -91,6 +93,7 @@ def check_transfer_settings(t: dict[str, Any]) -> None:
         },
         nullable=("obs_size", "episode_steps"),
     )
+    check_runtime(t["inference"], "transfer.inference")
     check_section(
         "transfer.bootstrap",
         t["bootstrap"],
@@ -129,7 +132,7 @@ def run_transfer(
     episodes = int(t["episodes"])
     runs = _unique([check_agent_run(r) for r in runs])  # fail fast, before loading any weights
     domains = resolve_domains(t)
-    policies = [load_policy(r) for r in runs]
+    policies = [load_policy(r, inference=t["inference"]) for r in runs]
     _label_policies(policies, t["method_name"])
     sources = source_set(t, policies)
     split = {
@@ -513,7 +516,7 @@ def _disentanglement(vision_run: Path | None) -> dict[str, float] | None:
         return None
 
 
-def measure_shift(cfg, run_dir, domains, sources, settings, policies):
+def measure_shift(cfg, run_dir, domains, sources, settings, policies):  # cfg: transfer settings
     """Latent shift per vision module and domain, and each module's reconstruction grid."""
     from darla.transfer.shift import latent_shift, nearest_source, paired_frames, recon_grid
 
@@ -549,7 +552,8 @@ def measure_shift(cfg, run_dir, domains, sources, settings, policies):
     out, images = {}, {}
     for ident, entry in modules.items():
         vision = entry["vision"]
-        latents = {n: vision.latent_mean(f) for n, f in frames.items()}
+        eyes = FrozenEncoder(vision, cfg["inference"])  # as the agents see
+        latents = {n: eyes.in_batches(f) for n, f in frames.items()}
         label = f"{entry['method']}-{ident[:6]}"
         out[label] = {
             "method": entry["method"],

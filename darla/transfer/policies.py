@@ -162,7 +162,7 @@ class AgentPolicy:
         return _sample_actions(self.agent, obs, self._rngs)
 
     def __reduce__(self):
-        return (_load_cached, (str(self.run_dir), self.manifest_sha256))
+        return (_load_cached, (str(self.run_dir), self.manifest_sha256, self.agent.inference))
 
 
 def _agent_vision(agent: Any):
@@ -198,17 +198,17 @@ def _sample_actions(agent: Any, obs: np.ndarray, rngs) -> np.ndarray:
     return np.array([rng.choice(len(p), p=p / p.sum()) for rng, p in zip(rngs, probs, strict=True)])
 
 
-_CACHE: dict[tuple[str, str], AgentPolicy] = {}
+_CACHE: dict[tuple[str, str, str], AgentPolicy] = {}
 
 
-def _load_cached(run_dir: str, manifest_sha256: str) -> AgentPolicy:
+def _load_cached(run_dir: str, manifest_sha256: str, inference: str) -> AgentPolicy:
     """In a worker: the agent its parent loaded and verified. Its manifest still has the digest
     the parent saw, so its files are the ones the parent hashed: they are not hashed again."""
-    key = (run_dir, manifest_sha256)
+    key = (run_dir, manifest_sha256, inference)
     if key not in _CACHE:
         if sha256_file(Path(run_dir) / MANIFEST) != manifest_sha256:
             raise DarlaError(f"agent run {run_dir} changed while it was being evaluated: re-run")
-        _CACHE[key] = load_policy(run_dir, verify=False)
+        _CACHE[key] = load_policy(run_dir, verify=False, inference=inference)
     return _CACHE[key]
 
 
@@ -232,12 +232,16 @@ def check_agent_run(run_dir: str | os.PathLike[str]) -> Path:
     return run_dir
 
 
-def load_policy(run_dir: str | os.PathLike[str], *, verify: bool = True) -> AgentPolicy:
+def load_policy(
+    run_dir: str | os.PathLike[str], *, verify: bool = True, inference: str = "onnx"
+) -> AgentPolicy:
     """A finished ``darla act`` run folder as a :class:`Policy` (via ``darla.agents.load_agent``,
-    which checks its files against the manifest unless ``verify=False``)."""
+    which checks its files against the manifest unless ``verify=False``); its encoder runs in
+    the ``inference`` runtime."""
     from darla.agents import load_agent
 
     run_dir = check_agent_run(run_dir)
     config_file = run_dir / "config.yaml"
     run_config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else {}
-    return AgentPolicy(load_agent(run_dir, verify=verify), run_dir, run_config or {})
+    agent = load_agent(run_dir, verify=verify, inference=inference)
+    return AgentPolicy(agent, run_dir, run_config or {})

@@ -30,6 +30,7 @@ from darla.vision.dcodr import DCoDR
 from darla.vision.device import resolve_device
 from darla.vision.factor_vae import FactorVAE
 from darla.vision.grids import reconstruction_grid, tile_images, traversal_grid, traversal_order
+from darla.vision.inference import RUNTIMES, FrozenEncoder
 from darla.vision.info_vae import InfoVAE
 from darla.vision.infogan import InfoGAN
 from darla.vision.losses import (
@@ -52,6 +53,7 @@ __all__ = [
     "DCIGN",
     "FEATURE_LAYERS",
     "LIKELIHOODS",
+    "RUNTIMES",
     "SCAN",
     "WEIGHTS_NAME",
     "AnnealedVAE",
@@ -65,6 +67,7 @@ __all__ = [
     "DarlaVAE",
     "DenoisingAutoencoder",
     "FactorVAE",
+    "FrozenEncoder",
     "InfoGAN",
     "InfoVAE",
     "PretrainedPart",
