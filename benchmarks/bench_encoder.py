@@ -127,7 +127,9 @@ def options(model: VisionModel, example: torch.Tensor) -> dict[str, Callable[[np
         def encode(frames: np.ndarray) -> np.ndarray:
             with mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 x = images_to_tensor(frames)
-                x = x.contiguous(memory_format=torch.channels_last if channels_last else None)
+                x = x.contiguous(
+                    memory_format=torch.channels_last if channels_last else torch.contiguous_format
+                )
                 return module(x).float().numpy()
 
         return encode

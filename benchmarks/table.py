@@ -66,8 +66,10 @@ def regenerate(results_path: Path = RESULTS_PATH, readme_path: Path = README_PAT
     results = json.loads(Path(results_path).read_text())
     write_json(RECORD_PATH, results)
     readme = readme_path.read_text()
-    old = readme_table(readme)
-    write_text(readme_path, readme.replace(old, render(results), 1))
+    readme_table(readme)  # the markers are there
+    head, rest = readme.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    write_text(readme_path, f"{head}{BEGIN}\n{render(results)}\n{END}{tail}")
     print(f"README benchmark table regenerated from {results_path} (recorded in {RECORD_PATH})")
 
 

@@ -18,11 +18,10 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 import envs
 from darla.agents import LatentVecEnv, load_agent, make_vec_env
-from darla.vision import FrozenEncoder
 from darla.errors import DarlaError
 from darla.manifest import recorded_file, write_manifest
 from darla.stages.act import run_act
-from darla.vision import load_model
+from darla.vision import FrozenEncoder, load_model
 from darla.vision.code_stats import CODE_STATS, CodeStats, read_code_stats, write_code_stats
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -10,8 +10,7 @@ from stable_baselines3 import DQN, PPO
 
 import envs
 from darla.agents import DarlaFeaturesExtractor, LatentVecEnv, make_vec_env, random_encoder
-from darla.vision import FrozenEncoder
-from darla.vision import load_model
+from darla.vision import FrozenEncoder, load_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -61,7 +61,7 @@ def test_exporting_leaves_the_model_frozen_and_as_it_was(name) -> None:
 
 def test_bad_runtime_and_bad_frames_are_one_line_errors() -> None:
     model = tiny_model("beta_vae")
-    with pytest.raises(DarlaError, match="unknown inference='tensorrt': use onnx .* or eager"):
+    with pytest.raises(DarlaError, match=r"unknown inference='tensorrt': use onnx .* or eager"):
         FrozenEncoder(model, "tensorrt")
     frames, _ = shapes_data(2)
     with pytest.raises(DarlaError, match="expected uint8 frames"):

@@ -4,8 +4,8 @@ and the metrics.
 A frozen encoder's weights never change, so its forward pass can be handed to a runtime built
 for inference. Measured on 2 cores of an AVX-512 Xeon (``python -m benchmarks.bench_encoder``,
 docs/notes/2026-12-02-speed-against-the-limit.md), ONNX Runtime ran DARLA's encoder at about the
-rate of a large float32 matmul on one core, 1.5-3x faster than eager PyTorch at the batch sizes
-act (8), transfer (5) and the metrics (256) use; TorchScript freeze, channels-last, inference
+rate of a large float32 matmul on one core, 1.3-2.2x faster than eager PyTorch at the batch
+sizes act (8), transfer (5) and the metrics (256) use (about 3x for one frame); TorchScript freeze, channels-last, inference
 mode and ``torch.compile`` all came in between. Its latents are not bit-identical to eager
 PyTorch's (another summation order: about 1e-8 apart), but every stage that reads latents goes
 through :class:`FrozenEncoder` with its stage's ``inference`` setting, so they agree with each
