@@ -381,9 +381,9 @@ def agent_view(
     inference: str = "onnx",
 ) -> Any:
     """The envs as the agent sees them: latents of a frozen encoder run in ``inference``
-    (standardised with ``code_stats`` when given) or the frames, the last ``frame_stack`` of them side by side
-    (``[K * D]`` floats, or ``[3K, H, W]`` channel-first: SB3 would transpose a training env
-    itself, and the eval env must match it)."""
+    (standardised with ``code_stats`` when given) or the frames, the last ``frame_stack`` of
+    them side by side (``[K * D]`` floats, or ``[3K, H, W]`` channel-first: SB3 would transpose
+    a training env itself, and the eval env must match it)."""
     if encoder is not None:
         return stack_frames(LatentVecEnv(venv, encoder, code_stats, inference), frame_stack)
     return VecTransposeImage(stack_frames(venv, frame_stack))
