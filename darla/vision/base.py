@@ -21,13 +21,8 @@ from torch import nn
 from darla.errors import DarlaError
 
 
-def images_to_tensor(obs_uint8: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Convert uint8 frames ``[N, H, W, 3]`` to float ``[N, 3, H, W]`` in [0, 1] on ``device``.
-
-    Environments and the frame store hold HWC uint8 (a quarter of the memory of float32); the
-    models take CHW floats. The conversion happens after the copy to ``device`` so only bytes
-    cross the bus.
-    """
+def check_frames(obs_uint8: np.ndarray) -> None:
+    """Refuse anything but uint8 frames ``[N, H, W, 3]``, in one line naming the fix."""
     if not isinstance(obs_uint8, np.ndarray) or obs_uint8.dtype != np.uint8:
         kind = getattr(obs_uint8, "dtype", type(obs_uint8).__name__)
         raise DarlaError(
@@ -38,6 +33,16 @@ def images_to_tensor(obs_uint8: np.ndarray, device: torch.device | str = "cpu") 
             f"expected uint8 frames [N, H, W, 3], got shape {tuple(obs_uint8.shape)}: "
             "stack single frames with obs[None]"
         )
+
+
+def images_to_tensor(obs_uint8: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Convert uint8 frames ``[N, H, W, 3]`` to float ``[N, 3, H, W]`` in [0, 1] on ``device``.
+
+    Environments and the frame store hold HWC uint8 (a quarter of the memory of float32); the
+    models take CHW floats. The conversion happens after the copy to ``device`` so only bytes
+    cross the bus.
+    """
+    check_frames(obs_uint8)
     array = np.ascontiguousarray(obs_uint8)
     if not array.flags.writeable:  # a read-only memory map: torch wants memory it may write
         array = array.copy()
@@ -178,7 +183,7 @@ class VisionModel(nn.Module, abc.ABC):
         """
         if batch_size <= 0:
             raise DarlaError(f"batch_size must be positive, got {batch_size}: use e.g. 256")
-        images_to_tensor(obs_uint8[:0])  # validate dtype and shape before any work
+        check_frames(obs_uint8)  # before any work
         device = self.device
         out = np.empty((len(obs_uint8), self.latent_dim), dtype=np.float32)
         with eval_mode(self):

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from darla.errors import DarlaError
-from darla.vision.base import VisionModel, images_to_tensor
+from darla.vision.base import VisionModel, check_frames, images_to_tensor
 
 RUNTIMES: tuple[str, ...] = ("onnx", "eager")
 
@@ -133,7 +133,7 @@ class FrozenEncoder:
             with torch.no_grad():
                 x = images_to_tensor(obs_uint8, self.model.device)
                 return self.model.encode(x.contiguous())[0].float().cpu().numpy()
-        images_to_tensor(obs_uint8[:0])  # the same one-line errors for floats or bad shapes
+        check_frames(obs_uint8)
         if len(obs_uint8) == 0:
             return np.empty((0, self.latent_dim), dtype=np.float32)
         if self._session is None:
