@@ -104,6 +104,21 @@ def test_run_folder_of_another_format_is_refused_then_forced(first, tmp_path) ->
     assert is_finished(act_run) and json.loads((act_run / MANIFEST).read_text())["format"] != 0
 
 
+@pytest.mark.slow
+def test_vision_seed_agent_trains_one_vision_module_per_agent_seed(first) -> None:
+    root, result, _ = first
+    shared_module = result.outcomes[0].run_dir  # vision_seed=0: the vae of every agent seed
+    own = _run(root, "methods=[vae]", "seeds=[0,1]", "vision_seed=agent")
+    see = [o for o in own.outcomes if o.stage == "see"]
+    assert [o.label for o in see] == ["vae seed 0", "vae seed 1"]
+    # agent seed 0's module is the see seed 0 one already trained; seed 1 trains its own
+    assert see[0].run_dir == shared_module and see[0].reused
+    assert see[1].run_dir != shared_module and not see[1].reused
+    agents = [json.loads((run / MANIFEST).read_text()) for run in own.agent_runs]
+    vision_inputs = [json.dumps(m["inputs"], sort_keys=True) for m in agents]
+    assert len(set(vision_inputs)) == 2  # each agent was trained on its own module
+
+
 def _assert_sweep(root: Path, proc: subprocess.CompletedProcess, jobs: int) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     sweeps = list((root / ".sweeps").iterdir())
@@ -220,6 +235,7 @@ def test_ctrl_c_mid_stage_then_the_next_run_picks_up(tmp_path) -> None:
         ("methods=[darla,nonsense]", "unknown method 'nonsense'"),
         ("experiment=nonsense", "experiment/nonsense"),
         ("methods=[]", "at least one method"),
+        ("vision_seed=sometimes", "vision_seed='sometimes'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(override, message, tmp_path, capsys) -> None:

@@ -4,8 +4,12 @@ Nothing here trains or evaluates: each stage's own function does, and each names
 by a hash of its resolved config and inputs, so a finished stage is reused and only what a
 changed setting touches re-runs (an agent setting: act and transfer; a vision setting: see, act
 and transfer). Baselines share what they can because their folders coincide: one data
-collection for every vision model on the same domains, one DAE for every β-VAE_DAE, one vision
-module for every agent seed.
+collection for every vision model on the same domains, one DAE for every β-VAE_DAE of a seed.
+
+Vision modules per agent seed (``vision_seed``): an integer trains one vision module with that
+see seed, shared by every agent seed of a method (cheap, but intervals over agent seeds then
+leave out the variance of vision training); ``vision_seed=agent`` trains one per agent seed,
+with the agent's seed (its own DAE too, for DARLA), so each run is a full replicate.
 
 Every stage config is composed before anything runs, so a bad method or override fails in one
 line before minutes of work.
@@ -82,6 +86,7 @@ def run_pipeline(cfg: Any, *, progress: bool = True) -> PipelineResult:
         )
     if len({m.name for m in methods}) != len(methods):
         raise DarlaError(f"methods={[m.name for m in methods]} names a method twice")
+    vision_seeds = vision_seed_of(cfg["vision_seed"], seeds)
     common = [f"runs_root={quoted(cfg['runs_root'])}"]
     if cfg.get("preset"):
         common.append(f"experiment={cfg['preset']}")
@@ -90,18 +95,19 @@ def run_pipeline(cfg: Any, *, progress: bool = True) -> PipelineResult:
 
     # Compose every stage first: a bad override or preset fails here, before any work.
     see_cfgs = {
-        m.vision: compose(
+        (m.vision, vision_seed): compose(
             "see",
             [
                 *common,
                 f"vision={m.vision}",
-                f"seed={int(cfg['vision_seed'])}",
+                f"seed={vision_seed}",
                 *([f"beta={cfg['beta']}"] if cfg.get("beta") is not None else []),
                 *cfg["see_overrides"],
             ],
         )
         for m in methods
         if m.vision is not None
+        for vision_seed in sorted(set(vision_seeds.values()))
     }
     act_overrides = [*common, f"agent={cfg['agent']}", *cfg["act_overrides"]]
     act_cfgs = {
@@ -116,21 +122,30 @@ def run_pipeline(cfg: Any, *, progress: bool = True) -> PipelineResult:
     check_transfer_settings(transfer_settings(to_plain(transfer_cfg)))
 
     outcomes: list[StageOutcome] = []
-    vision_runs: dict[str, SeeResult] = {}
-    for vision, see_cfg in see_cfgs.items():
+    vision_runs: dict[tuple[str, int], SeeResult] = {}
+    for (vision, vision_seed), see_cfg in see_cfgs.items():
         result = run_see(see_cfg, progress=progress)
+        label = (
+            vision
+            if len(see_cfgs) == len({v for v, _ in see_cfgs})
+            else f"{vision} seed {vision_seed}"
+        )
         for part, part_run in result.all_part_runs():  # the models it is built on, e.g. a DAE
             outcomes.append(
-                StageOutcome("see", f"{part} (for {vision})", part_run.run_dir, part_run.reused)
+                StageOutcome("see", f"{part} (for {label})", part_run.run_dir, part_run.reused)
             )
-        outcomes.append(StageOutcome("see", vision, result.run_dir, result.reused))
-        vision_runs[vision] = result
+        outcomes.append(StageOutcome("see", label, result.run_dir, result.reused))
+        vision_runs[vision, vision_seed] = result
 
     agent_runs: list[Path] = []
     for method in methods:
         for seed in seeds:
             act_cfg = {**to_plain(act_cfgs[method.name]), "seed": seed}
-            vision = None if method.vision is None else vision_runs[method.vision].weights
+            vision = (
+                None
+                if method.vision is None
+                else vision_runs[method.vision, vision_seeds[seed]].weights
+            )
             result = run_act(act_cfg, vision=vision, progress=progress)
             if not result.finished:
                 raise DarlaError(f"agent run {result.run_dir} stopped before its last step")
@@ -143,6 +158,19 @@ def run_pipeline(cfg: Any, *, progress: bool = True) -> PipelineResult:
     )
     outcomes.append(StageOutcome("transfer", "all agents", transfer.run_dir, transfer.reused))
     return PipelineResult(outcomes, transfer.run_dir, transfer.report_html, agent_runs)
+
+
+def vision_seed_of(setting: Any, seeds: list[int]) -> dict[int, int]:
+    """The see seed of each agent seed: ``agent`` gives each agent seed its own vision module
+    (trained with that seed); an integer, one module with that seed for all of them."""
+    if setting == "agent":
+        return {seed: seed for seed in seeds}
+    if isinstance(setting, bool) or not isinstance(setting, int) or setting < 0:
+        raise DarlaError(
+            f"vision_seed={setting!r}: use a see seed (an integer >= 0, one vision module shared "
+            "by every agent seed) or vision_seed=agent (one per agent seed)"
+        )
+    return {seed: setting for seed in seeds}
 
 
 def print_outcomes(result: PipelineResult) -> None:
