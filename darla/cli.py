@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--metrics", help="comma-separated subset, e.g. mig,dci (default: all)")
     metrics.add_argument("--seed", type=int, default=0)
     metrics.add_argument(
+        "--ood",
+        action="store_true",
+        help="also score on every combination of the domains' factor values, held-out ones "
+        "included, as ood/<metric> (never for choosing a model)",
+    )
+    metrics.add_argument(
         "--inference",
         default="onnx",
         help="the encoder's runtime: onnx (ONNX Runtime, default) or eager (PyTorch)",
@@ -139,7 +145,12 @@ def _metrics(args: argparse.Namespace) -> None:
 
     names = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     path = score_run(
-        args.run_dir, metrics=names, fast=args.fast, seed=args.seed, inference=args.inference
+        args.run_dir,
+        metrics=names,
+        fast=args.fast,
+        seed=args.seed,
+        inference=args.inference,
+        ood=args.ood,
     )
     for label, value in headline_scores(json.loads(path.read_text())).items():
         print(f"{label:<26} {value:.3f}")

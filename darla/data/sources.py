@@ -62,7 +62,9 @@ def load_frames(cfg: dict[str, Any], *, progress: bool = True) -> tuple[FrameDat
 
 
 def make_factor_dataset(cfg: dict[str, Any]):
-    """The factor dataset of the training data: the domains' scenes, or the shapes."""
+    """The factor dataset of the training data: the domains' scenes (their own factor
+    combinations only, ``combinations="domains"``: what DC-IGN trains on and a model is chosen
+    on), or the shapes."""
     size = int(cfg["data"]["obs_size"])
     if dataset_name(cfg) == "shapes":
         return envs.Shapes2D(image_size=size)
@@ -70,7 +72,10 @@ def make_factor_dataset(cfg: dict[str, Any]):
 
 
 def factor_dataset_names(cfg: dict[str, Any]) -> list[str]:
-    """``make_factor_dataset(cfg).factor_names`` without building it (no GL context)."""
+    """``make_factor_dataset(cfg).factor_names`` without building it (no GL context): DC-IGN's
+    ``factor_names``. Co-varying domain factors are one (``room``, ``objects``; see
+    ``envs.scene_factors``); the frames' stored factors, SCAN's symbols, stay the nine domain
+    factors of ``domains.yaml`` (:func:`label_vocabulary`)."""
     if dataset_name(cfg) == "shapes":
         return list(envs.Shapes2D.factor_names)
     from envs.scene_factors import LAYOUT_FACTORS, varying_domain_factors

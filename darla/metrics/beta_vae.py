@@ -39,6 +39,7 @@ from darla.metrics.sampling import (
     check_batch_size,
     check_count,
     check_dataset,
+    fix_factor,
     represent_factors,
     sample_factors,
 )
@@ -62,9 +63,11 @@ def beta_vae_features(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``num_points`` (feature [D], fixed-factor label) training points for the β-VAE score.
 
-    Factors are drawn with ``sample_factors`` for both sides of every pair; the fixed factor's
-    column of the second side is then overwritten with the first side's values. Each side of one
-    point is rendered and encoded as one batch of ``batch_size`` observations.
+    Factors are drawn with ``sample_factors`` for both sides of every pair; the second side then
+    takes the first side's values of the fixed factor (:func:`~darla.metrics.sampling.fix_factor`:
+    a column overwritten for independent factors, a conditional draw from the dataset's support
+    otherwise). Each side of one point is rendered and encoded as one batch of ``batch_size``
+    observations.
     """
     sizes = check_dataset(dataset)
     num_points = check_count(num_points, "num_points")
@@ -75,12 +78,17 @@ def beta_vae_features(
     for start in range(0, num_points, _POINTS_PER_CHUNK):
         chunk_labels = labels[start : start + _POINTS_PER_CHUNK]
         p = len(chunk_labels)
-        first = sample_factors(dataset, p * batch_size, rng).reshape(p, batch_size, num_factors)
-        second = sample_factors(dataset, p * batch_size, rng).reshape(p, batch_size, num_factors)
-        rows = np.arange(p)
-        second[rows, :, chunk_labels] = first[rows, :, chunk_labels]
-        z1 = represent_factors(dataset, represent, first.reshape(-1, num_factors), batch_size)
-        z2 = represent_factors(dataset, represent, second.reshape(-1, num_factors), batch_size)
+        first = sample_factors(dataset, p * batch_size, rng)
+        fixed = np.repeat(chunk_labels, batch_size)
+        second = fix_factor(
+            dataset,
+            sample_factors(dataset, p * batch_size, rng),
+            fixed,
+            first[np.arange(len(fixed)), fixed],
+            rng,
+        )
+        z1 = represent_factors(dataset, represent, first, batch_size)
+        z2 = represent_factors(dataset, represent, second, batch_size)
         chunk = np.abs(z1 - z2).reshape(p, batch_size, -1).mean(axis=1)
         if features is None:
             features = np.empty((num_points, chunk.shape[1]))

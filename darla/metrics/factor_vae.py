@@ -32,6 +32,7 @@ from darla.metrics.sampling import (
     check_batch_size,
     check_count,
     check_dataset,
+    fix_factor,
     represent_factors,
     sample_factors,
 )
@@ -124,9 +125,11 @@ def factor_vae_votes(
 ) -> np.ndarray:
     """A ``[num_factors, num_codes]`` table of ``num_points`` votes.
 
-    Per vote, ``batch_size`` factor vectors come from ``sample_factors``; the fixed factor's
-    column is then overwritten with the first row's value, so it is constant across the batch
-    and every other factor keeps its random values.
+    Per vote, ``batch_size`` factor vectors come from ``sample_factors``; the fixed factor then
+    takes the first row's value in every row, so it is constant across the batch
+    (:func:`~darla.metrics.sampling.fix_factor`: the column overwritten, every other factor
+    keeping its random values, for independent factors; a conditional draw from the dataset's
+    support otherwise).
     """
     sizes = check_dataset(dataset)
     num_points = check_count(num_points, "num_points")
@@ -139,10 +142,11 @@ def factor_vae_votes(
     for start in range(0, num_points, _POINTS_PER_CHUNK):
         chunk_factor = fixed_factor[start : start + _POINTS_PER_CHUNK]
         p = len(chunk_factor)
-        factors = sample_factors(dataset, p * batch_size, rng).reshape(p, batch_size, num_factors)
-        rows = np.arange(p)
-        factors[rows, :, chunk_factor] = factors[rows, 0, chunk_factor][:, None]
-        codes = represent_factors(dataset, represent, factors.reshape(-1, num_factors), batch_size)
+        drawn = sample_factors(dataset, p * batch_size, rng)
+        fixed = np.repeat(chunk_factor, batch_size)
+        anchors = drawn[np.arange(p) * batch_size, chunk_factor]  # each batch's first row
+        factors = fix_factor(dataset, drawn, fixed, np.repeat(anchors, batch_size), rng)
+        codes = represent_factors(dataset, represent, factors, batch_size)
         if codes.shape[1] != len(variances):
             raise DarlaError(
                 f"represent returned {codes.shape[1]} codes but the variance estimate had "

@@ -64,6 +64,14 @@ class StampedDataset:
     def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self.dataset.sample_factors(n, rng)
 
+    def __getattr__(self, name: str) -> object:
+        # the optional conditional samplers (``sample_factors_with``, ``allowed_values``) of a
+        # dataset with dependent factors: hiding them would let a metric overwrite a column and
+        # draw a combination the dataset does not hold
+        if name in ("sample_factors_with", "allowed_values"):
+            return getattr(self.dataset, name)
+        raise AttributeError(name)
+
     def render(self, factors: np.ndarray) -> np.ndarray:
         images = np.array(self.dataset.render(factors), dtype=np.uint8, copy=True)
         if images.shape[2] < len(self.factor_sizes):

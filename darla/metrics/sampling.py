@@ -5,6 +5,13 @@ The metrics never see a model: they see a ``represent`` callable from uint8 imag
 dataset with disentanglement_lib's ``GroundTruthData`` contract (``factor_names``,
 ``factor_sizes``, ``sample_factors(n, rng)``, ``render(factors)``). Sampling lives here, apart
 from the arithmetic, so every metric's core can be tested on exact arrays.
+
+A dataset whose factors are not independent (the CollectGoodObjects scenes restricted to the
+chosen domains' combinations, ``envs.scene_factors``) also offers ``sample_factors_with(k,
+values, rng)``: rows of its support whose factor ``k`` has the given values. The metrics that fix
+a factor and resample the others (β-VAE, FactorVAE) go through :func:`fix_factor`, which uses it
+when present: overwriting one column of independent draws would make combinations the dataset
+does not hold (a held-out target domain's, say).
 """
 
 from __future__ import annotations
@@ -79,6 +86,38 @@ def sample_factors(dataset: FactorDataset, n: int, rng: np.random.Generator) -> 
         raise DarlaError(
             f"{type(dataset).__name__}.sample_factors({n}, rng) returned shape {factors.shape}, "
             f"expected ({n}, {len(sizes)})"
+        )
+    return factors
+
+
+def fix_factor(
+    dataset: FactorDataset,
+    drawn: np.ndarray,
+    factor: int | np.ndarray,
+    values: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """``drawn`` (int ``[n, K]``, from :func:`sample_factors`) with factor ``factor[i]`` of row i
+    set to ``values[i]``, every row in the dataset's support.
+
+    Without ``dataset.sample_factors_with`` the factors are independent and the column is
+    overwritten in place: disentanglement_lib's way, the same numbers as before. With it, the
+    rows are drawn again from the support given the fixed values (``drawn`` is only a shape).
+    """
+    values = np.asarray(values, dtype=np.int64).reshape(-1)
+    n = len(values)
+    factor = np.broadcast_to(np.asarray(factor, dtype=np.int64), (n,))
+    if drawn.shape[0] != n:
+        raise DarlaError(f"{n} fixed values for {drawn.shape[0]} rows; give one value per row")
+    conditional = getattr(dataset, "sample_factors_with", None)
+    if conditional is None:
+        drawn[np.arange(n), factor] = values
+        return drawn
+    factors = check_factors(conditional(factor, values, rng), "conditionally sampled factors")
+    if factors.shape != drawn.shape or not np.array_equal(factors[np.arange(n), factor], values):
+        raise DarlaError(
+            f"{type(dataset).__name__}.sample_factors_with returned shape {factors.shape} or "
+            f"other values of the fixed factor; it must return {drawn.shape} rows holding them"
         )
     return factors
 

@@ -1,6 +1,13 @@
 """Scoring a vision module: disentanglement on the factor dataset of its vision domains, and
 the object probe on random-agent episodes there.
 
+The factor dataset holds the vision domains' own factor combinations (``combinations="domains"``,
+``envs.scene_factors``): a model is chosen on what it was trained on, never on a held-out target
+domain's combination. ``ood=True`` also scores the disentanglement metrics on every combination
+of those domains' values (``combinations="all"``: in the source set, pair A in room 2, the
+held-out target, included), stored beside the others as ``ood/<metric>`` in ``metrics.json``:
+for reading how a code generalises, not for choosing a model.
+
 ``darla see`` calls this after training (and again on a reused run when the metric settings
 asked for differ from those its ``metrics.json`` was scored with) and ``darla metrics RUN_DIR``
 calls it on any finished vision run, so both write the same ``metrics.json``. Whoever rewrites
@@ -24,6 +31,10 @@ from darla.manifest import is_finished, read_manifest, verified_file, write_mani
 from darla.metrics.memoized import MemoizedRepresentationFunction
 from darla.vision import FrozenEncoder, VisionModel, load_model
 from darla.vision.inference import check_runtime
+from envs.scene_factors import COMBINATIONS
+
+#: Where ``ood=True``'s results sit in ``metrics.json``: ``ood/mig``, ``ood/dci``, ...
+OOD_PREFIX = "ood/"
 
 
 def score_model(
@@ -38,6 +49,8 @@ def score_model(
     dataset: str = "env",
     action_repeat: int | None = None,
     inference: str = "onnx",
+    combinations: str = "domains",
+    ood: bool = False,
 ) -> dict[str, Any]:
     """Metrics of ``model`` on the factor dataset of ``domains`` (``dataset="env"``) or on the
     2D shapes (``dataset="shapes"``, for models trained with ``data.dataset=shapes``).
@@ -45,9 +58,14 @@ def score_model(
     ``metrics=None`` is every metric that applies; the object probe renders random-agent
     episodes in ``domains`` at ``action_repeat`` (the run's ``data.action_repeat``; None: the
     collection's default), and is left out, with a line saying so, on the shapes.
+    ``combinations`` is the env factor dataset's support (see the module docstring); ``ood``
+    adds the disentanglement metrics on ``combinations="all"`` under ``ood/<metric>`` (same
+    seed, so only the dataset differs; the object probe has no OOD column). The shapes'
+    factors are independent, so there ``ood`` adds nothing and is skipped with a line.
     """
-    from darla.metrics import ENV_METRICS, evaluate
+    from darla.metrics import ALL, ENV_METRICS, evaluate
 
+    check_scoring_options(combinations, ood)
     names = tuple(metrics) if metrics else None
     if dataset == "shapes":
         factors = envs.Shapes2D(image_size=obs_size)
@@ -60,23 +78,59 @@ def score_model(
                     "ask for a disentanglement metric (mig, dci, ...)"
                 )
             print(f"metrics: {', '.join(skipped)} skipped: the 2D shapes have no objects")
+        if ood:
+            print("metrics: ood skipped: the 2D shapes' factors are independent already")
     else:
-        factors = envs.make_factor_dataset(list(domains), obs_size=obs_size)
+        factors = envs.make_factor_dataset(
+            list(domains), obs_size=obs_size, combinations=combinations
+        )
     overrides = {} if action_repeat is None else {"object_probe": {"action_repeat": action_repeat}}
+    # latent means are deterministic; the same runtime as act's and transfer's
+    represent = MemoizedRepresentationFunction(FrozenEncoder(model, inference).in_batches)
+    kwargs = {"fast": fast, "progress": progress}
     try:
-        return evaluate(
+        results = evaluate(
             factors,
-            # latent means are deterministic; the same runtime as act's and transfer's
-            MemoizedRepresentationFunction(FrozenEncoder(model, inference).in_batches),
+            represent,
             rng=np.random.default_rng(seed),
             metrics=names,
-            fast=fast,
-            progress=progress,
             overrides=overrides,
+            **kwargs,
         )
     finally:
         if hasattr(factors, "close"):
             factors.close()
+    if not ood or dataset == "shapes":
+        return results
+    ood_names = tuple(m for m in (names or ALL) if m not in ENV_METRICS)
+    if not ood_names:
+        print("metrics: ood skipped: the object probe has no OOD column; ask for mig, dci, ...")
+        return results
+    everything = envs.make_factor_dataset(list(domains), obs_size=obs_size, combinations="all")
+    try:
+        scored = evaluate(
+            everything, represent, rng=np.random.default_rng(seed), metrics=ood_names, **kwargs
+        )
+    finally:
+        everything.close()
+    return {**results, **{f"{OOD_PREFIX}{name}": result for name, result in scored.items()}}
+
+
+def check_scoring_options(combinations: Any, ood: Any) -> None:
+    """``metrics.combinations`` and ``metrics.ood``, with the fix in the message."""
+    if combinations not in COMBINATIONS:
+        raise DarlaError(
+            f"metrics.combinations must be one of {', '.join(COMBINATIONS)}, got "
+            f"{combinations!r}: domains (the vision domains' own factor combinations, what a "
+            "model is chosen on) or all (every combination of their values, held-out ones too)"
+        )
+    if not isinstance(ood, bool):
+        raise DarlaError(f"metrics.ood must be true or false, got {ood!r}")
+    if ood and combinations == "all":
+        raise DarlaError(
+            "metrics.ood=true adds the combinations=all scores, which metrics.combinations=all "
+            "already gives: set metrics.combinations=domains, or metrics.ood=false"
+        )
 
 
 def score_run(
@@ -87,9 +141,12 @@ def score_run(
     seed: int = 0,
     progress: bool = True,
     inference: str = "onnx",
+    combinations: str = "domains",
+    ood: bool = False,
 ) -> Path:
     """Score a finished vision run and write ``metrics.json`` into it (atomically); its encoder
-    runs in ``inference`` (onnx or eager)."""
+    runs in ``inference`` (onnx or eager); ``combinations`` and ``ood`` as for
+    :func:`score_model`."""
     from darla.metrics import ALL, write_metrics
 
     unknown = sorted(set(metrics or ()) - set(ALL))
@@ -120,19 +177,33 @@ def score_run(
         dataset=config["data"].get("dataset", "env"),
         action_repeat=config["data"].get("action_repeat"),
         inference=check_runtime(inference),
+        combinations=combinations,
+        ood=ood,
     )
     path = run_dir / "metrics.json"
     if path.is_file():  # scoring a subset keeps the other metrics; a corrupt file is replaced
         with contextlib.suppress(json.JSONDecodeError):
-            results = {**json.loads(path.read_text()), **results}
+            kept = json.loads(path.read_text())
+            if not ood:  # OOD columns of an earlier scoring would outlive the settings recorded
+                kept = {k: v for k, v in kept.items() if not k.startswith(OOD_PREFIX)}
+            results = {**kept, **results}
     write_metrics(path, results)
-    scoring = {"fast": fast, "names": metrics, "seed": seed, "inference": inference}
+    scoring = {
+        "fast": fast,
+        "names": metrics,
+        "seed": seed,
+        "inference": inference,
+        "combinations": combinations,
+        "ood": ood,
+    }
     record_scoring(run_dir, {"enabled": True, **scoring})
     return path
 
 
-# The metric settings a metrics.json depends on (``enabled`` only says whether to score).
-SCORING = ("fast", "names", "seed", "inference")
+# The metric settings a metrics.json depends on (``enabled`` only says whether to score). A
+# metrics.json recorded before ``combinations`` existed was scored on every combination of the
+# domains' values (held-out ones included): its None differs from "domains", so it is rescored.
+SCORING = ("fast", "names", "seed", "inference", "combinations", "ood")
 
 
 def record_scoring(run_dir: Path, settings: dict[str, Any]) -> None:

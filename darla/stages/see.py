@@ -33,7 +33,13 @@ from darla.io import write_png, write_text
 from darla.manifest import Artifact, is_finished, recorded_file, verified_file, write_manifest
 from darla.reuse import RunKey, announce, run_lock
 from darla.settings import check_section, whole_number
-from darla.stages.score import SCORING, record_scoring, score_model, scored_with
+from darla.stages.score import (
+    SCORING,
+    check_scoring_options,
+    record_scoring,
+    score_model,
+    scored_with,
+)
 from darla.vision import (
     VisionModel,
     build_model,
@@ -153,6 +159,9 @@ def check_see_settings(cfg: dict[str, Any]) -> None:
     )
     whole_number("metrics.seed", cfg["metrics"]["seed"], 0)
     check_runtime(cfg["metrics"]["inference"], "metrics.inference")
+    check_scoring_options(
+        cfg["metrics"].get("combinations", "domains"), cfg["metrics"].get("ood", False)
+    )
 
 
 def _run_see(cfg: dict[str, Any], progress: bool) -> SeeResult:
@@ -421,7 +430,8 @@ def _copy_part_metrics(plan: VisionPlan, weights: dict[str, Artifact], run_dir: 
 
 def _rescore_if_asked(run_dir: Path, cfg: dict[str, Any], progress: bool) -> None:
     """A reused run whose ``metrics.json`` was scored with other settings (``metrics.fast=false``
-    after a fast run, other names or seed) is scored again; its weights are not retrained."""
+    after a fast run, other names, seed, combinations or ood) is scored again; its weights are
+    not retrained."""
     asked = cfg["metrics"]
     done = scored_with(run_dir)
     if not asked["enabled"] or done == {key: asked.get(key) for key in SCORING}:
@@ -450,5 +460,7 @@ def _write_metrics(model, cfg: dict[str, Any], run_dir: Path, progress: bool) ->
         dataset=dataset_name(cfg),
         action_repeat=cfg["data"].get("action_repeat"),
         inference=cfg["metrics"]["inference"],
+        combinations=cfg["metrics"].get("combinations", "domains"),
+        ood=cfg["metrics"].get("ood", False),
     )
     write_metrics(run_dir / "metrics.json", results)

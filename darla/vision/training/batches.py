@@ -21,6 +21,8 @@ import numpy as np
 from darla.errors import DarlaError
 
 VALIDATION_STREAM = 2**31  # seeds validation draws apart from every training step's
+_SUPPORT_PROBE = 4096  # rows drawn to check that every factor of a restricted dataset can vary
+_MAX_BASE_DRAWS = 1000  # base scenes tried per clamped batch before giving up
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,13 @@ class ClampedBatches:
     appears when the batch is at least that large). Validation batches come from their own
     stream. ``loss_kwargs["varying_factor"]`` indexes ``factor_names``.
 
+    A dataset whose factors are not independent (``allowed_values(k, row)``: the CollectGoodObjects
+    scenes, restricted to the chosen domains' own combinations) must not be varied into a
+    combination it does not hold (a held-out target's: room 2 with pair A). There the base scene
+    is drawn from its support (``sample_factors``), redrawn until factor k can take two or more
+    values with the others fixed, and the batch runs through those values only. A factor that
+    never varies alone among the support's combinations is refused when the sampler is built.
+
     Rendering happens on one background thread, which also builds the dataset: an OpenGL context
     belongs to the thread that made it, and CollectGoodObjects frames rendered from another
     thread come out wrong. The next batch renders while the current one trains; each distinct
@@ -165,12 +174,46 @@ class ClampedBatches:
         self.val_batches = val_batches
         self.seed = seed
         self._validation: list[Batch] | None = None
+        self._restricted = hasattr(self.dataset, "allowed_values")
+        if self._restricted:
+            self._check_every_factor_can_vary_alone()
+
+    def _check_every_factor_can_vary_alone(self) -> None:
+        # the env support is a few domain combinations times independent layout factors, so
+        # this many draws hold every combination (and a base for each factor) many times over
+        rows = self.dataset.sample_factors(_SUPPORT_PROBE, np.random.default_rng(0))
+        stuck = [
+            self.factor_names[k]
+            for k in self.varying
+            if not any(
+                len(self.dataset.allowed_values(k, row)) > 1 for row in np.unique(rows, axis=0)
+            )
+        ]
+        if stuck:
+            self.close()
+            raise DarlaError(
+                f"factor(s) {stuck} of the factor dataset never vary alone among its domains' "
+                "combinations (no two domains differ in them only), so no clamped batch can vary "
+                "them: add a data.domains entry that differs from another in that factor only"
+            )
 
     def _draw(self, rng: np.random.Generator) -> tuple[np.ndarray, int]:
         k = self.varying[int(rng.integers(len(self.varying)))]
-        base = np.array([rng.integers(size) for size in self.factor_sizes], dtype=np.int64)
+        if not self._restricted:
+            base = np.array([rng.integers(size) for size in self.factor_sizes], dtype=np.int64)
+            values = np.arange(self.factor_sizes[k])
+        else:
+            for _ in range(_MAX_BASE_DRAWS):
+                base = np.asarray(self.dataset.sample_factors(1, rng)[0], dtype=np.int64)
+                values = np.asarray(self.dataset.allowed_values(k, base), dtype=np.int64)
+                if len(values) > 1:
+                    break
+            else:  # the check in __init__ makes this all but impossible
+                raise DarlaError(
+                    f"no base scene lets {self.factor_names[k]} vary in {_MAX_BASE_DRAWS} draws"
+                )
         factors = np.tile(base, (self.batch_size, 1))
-        factors[:, k] = np.resize(rng.permutation(self.factor_sizes[k]), self.batch_size)
+        factors[:, k] = np.resize(rng.permutation(values), self.batch_size)
         return factors, k
 
     def factors_for(self, step: int) -> tuple[np.ndarray, int]:
