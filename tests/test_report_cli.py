@@ -75,8 +75,9 @@ def test_spearman_interval_is_scipys_rho_with_a_seeded_bootstrap() -> None:
 
 
 def test_disentanglement_vs_transfer_correlates_each_score_across_modules() -> None:
-    def agent(name, target):
-        return {"name": name, "target_return": target, "transfer_ratio": None}
+    def agent(name, held):  # held-out score held; source score 0.5 (learned), return 2.5 above
+        return {"name": name, "headline_score": held, "headline_return": 5 * held,
+                "source_score": 0.5, "source_above_random": 2.5, "headline_above_random": 5 * held}  # fmt: skip
 
     # four modules: MIG ranks them as their agents' target return does, SAP the other way round
     returns = {"m0": [0.0, 0.2], "m1": [0.5], "m2": [1.0, 1.2], "m3": [2.0]}
@@ -91,15 +92,19 @@ def test_disentanglement_vs_transfer_correlates_each_score_across_modules() -> N
         "agents": [agent(f"{m}-{i}", r) for m, rs in returns.items() for i, r in enumerate(rs)],
         "latent_shift": modules,
         "bootstrap": {"reps": 200, "seed": 0, "confidence": 0.95},
+        "headline_domain": "A_room2",
     }
     data = disentanglement_vs_transfer(results)
-    assert [r["target_return"] for r in data["modules"]] == pytest.approx([0.1, 0.5, 1.1, 2.0])
-    corr = data["spearman_with_target_return"]
+    assert data["against"] == {"domain": "A_room2", "quantity": "score"}
+    assert [r["headline_score"] for r in data["modules"]] == pytest.approx([0.1, 0.5, 1.1, 2.0])
+    # a module's ratio is its agents' ratio of means: m0's (0 + 1) / 2 ÷ 2.5
+    assert data["modules"][0]["transfer_ratio"] == pytest.approx(0.2)
+    corr = data["spearman_with_headline"]
     assert corr["mig"]["value"] == pytest.approx(1.0) and corr["mig"]["ci"] == pytest.approx([1, 1])
     assert corr["sap"]["value"] == pytest.approx(-1.0)
     assert corr["mig"]["reps"] == 200
     del results["latent_shift"]["m3"], results["latent_shift"]["m2"]  # two modules: no ρ
-    assert disentanglement_vs_transfer(results)["spearman_with_target_return"] == {}
+    assert disentanglement_vs_transfer(results)["spearman_with_headline"] == {}
 
 
 # -- merging real transfer runs ----------------------------------------------------------------
@@ -131,7 +136,9 @@ def test_an_agent_in_two_runs_counts_once_and_only_shared_domains_are_compared(t
     for agent in results["agents"]:  # returns over the shared domains only
         assert set(agent["domains"]) == {"A_room1", "A_room2"}
         assert agent["source_return"] == agent["domains"]["A_room1"]["mean_return"]
-        assert agent["target_return"] == agent["domains"]["A_room2"]["mean_return"]
+        assert agent["headline_return"] == agent["domains"]["A_room2"]["mean_return"]
+    assert results["headline_domain"] == "A_room2"
+    assert results["methods"]["random"]["headline"]["transfer_ratio"]["ci"] is None  # 1 run
     # the β-VAE module's agents gathered from both runs (the random agent has its own encoder)
     shift = results["latent_shift"]
     assert sorted(len(m["agents"]) for m in shift.values()) == [1, 2]
@@ -170,7 +177,8 @@ def test_report_files_are_complete_and_the_html_self_contained(transfers) -> Non
     assert len(list(result.run_dir.glob("recon_*.png"))) == 2  # copied from the transfer runs
     page = result.report_html.read_text()
     assert page.count("<img ") >= 5 and "Comparison report" in page
-    assert not re.search(r"(?:src|href)\s*=\s*[\"'](?!data:)", page)
+    assert not re.search(r"(?:src|href)\s*=\s*[\"'](?!data:|videos/)", page)
+    assert "A_room2 score (held out)" in page and "1 shared by 2 agents" in page
     assert not re.search(r"https?://|url\(|<script|<link|@import", page)
     assert "Spearman" in page and "bootstrap resamples of the modules" in page
 

@@ -44,9 +44,16 @@ def test_results_cover_every_agent_and_domain(finished) -> None:
         assert set(agent["domains"]) == set(names)
         for cell in agent["domains"].values():
             assert cell["episodes"] == 2 and len(cell["returns"]) == 2
+        # the gap and the ratio are on the held-out combination, not on the targets pooled
+        assert "target_return" not in agent
+        assert agent["headline_return"] == agent["domains"]["A_room2"]["mean_return"]
         assert agent["generalisation_gap"] == pytest.approx(
-            agent["source_return"] - agent["target_return"]
+            agent["source_return"] - agent["headline_return"]
         )
+        assert agent["learned"] is (agent["source_score"] >= 0.2)
+        assert (agent["transfer_ratio"] is not None) is agent["learned"]
+        # its frozen encoder's weights hash (each agent here has one; a pixels agent: None)
+        assert len(agent["vision_sha"]) == 12
         # the blind diagnostic: its blank-frame twin played once, each cell compared with it
         assert agent["blind"]["episodes"] == 2
         shares = [cell["blind_share"] for cell in agent["domains"].values()]
@@ -57,7 +64,19 @@ def test_results_cover_every_agent_and_domain(finished) -> None:
     assert len(list((result.run_dir / "cells").glob("*@blind.json"))) == len(agents)
     assert set(results["methods"]) == {"beta_vae", "random"}
     assert results["methods"]["beta_vae"]["runs"] == 2
-    assert results["methods"]["beta_vae"]["poi_over_baseline"]["target"]["value"] is not None
+    assert results["headline_domain"] == "A_room2"
+    beta = results["methods"]["beta_vae"]
+    assert set(beta["poi_over_baseline"]) == {"source", "A_room2", "A_unseen_textures",
+                                              "A_unseen_colors", "A_new_lighting", "A_dim"}  # fmt: skip
+    assert beta["poi_over_baseline"]["A_room2"]["value"] is not None
+    assert not [k for k in beta["stats"] if k.startswith(("target/", "all/"))]
+    head = beta["headline"]
+    assert head["domain"] == "A_room2" and head["did_not_learn"]["of"] == 2
+    assert head["score"] == beta["stats"]["A_room2/score_mean"]
+    assert results["methods"]["random"]["headline"]["score"]["ci"] is None  # one run: no CI
+    # two β-VAE seeds on one module, the random-encoder agent its own
+    assert beta["vision_modules"]["mode"] == "shared"
+    assert beta["vision_modules"]["text"] == "1 shared by 2 agents"
     # the latent shift of each vision module (two frozen β-VAE agents share one module)
     shift = results["latent_shift"]
     assert len(shift) == 2 and {len(v["agents"]) for v in shift.values()} == {1, 2}
@@ -75,10 +94,11 @@ def test_results_cover_every_agent_and_domain(finished) -> None:
     per_cell = [r for r in rows if r["level"] == "agent_domain"]
     assert len(per_cell) == len(agents) * len(names)
     assert all(0.0 <= float(r["blind_share"]) <= 1.0 for r in per_cell)
-    assert {r["statistic"] for r in rows if r["level"] == "method"} >= {
-        "mean",
-        "iqm",
+    assert {r["statistic"] for r in rows if r["level"] == "method"} >= {"mean", "iqm"}
+    assert {r["statistic"] for r in rows if r["level"] == "headline"} >= {
         "transfer_ratio",
+        "score",
+        "did_not_learn_share",
     }
 
 
@@ -86,8 +106,13 @@ def test_report_is_self_contained_and_printed_last(finished, capsys) -> None:
     root, agents, result = finished
     page = result.report_html.read_text()
     assert page.count("<img ") >= 4 and "data:image/png;base64," in page
-    assert not re.search(r"(?:src|href)\s*=\s*[\"'](?!data:)", page)
+    # images inlined; the only files it points to are the rollout videos beside it
+    assert not re.search(r"(?:src|href)\s*=\s*[\"'](?!data:|videos/)", page)
     assert not re.search(r"https?://|url\(|<script|<link|@import", page)
+    players = re.findall(r'<video controls muted loop[^>]* src="(videos/[^"]+)"', page)
+    assert len(players) == len(agents) * 8  # the grid: every agent in every domain
+    assert all((result.run_dir / v).is_file() for v in players)
+    assert all(v in (result.run_dir / "report.md").read_text() for v in players)
     for name in (
         "report.md",
         "returns.png",

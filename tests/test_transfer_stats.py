@@ -8,13 +8,18 @@ from rliable import library as rly
 from rliable import metrics as rly_metrics
 
 from darla.transfer.stats import (
+    LEARNED_SOURCE_SCORE,
     aggregate_iqm,
     interval_estimates,
+    learned,
     normalised_scores,
+    paired_statistics,
     probability_of_improvement,
     summarise_methods,
     transfer_ratio,
+    whole_run_bootstrap,
 )
+from darla.transfer.tables import fmt_ci, fmt_ratio
 
 DOMAINS = ["s1", "s2", "t1", "t2", "t3"]
 SPLIT = {"s1": "source", "s2": "source", "t1": "target", "t2": "target", "t3": "target"}
@@ -91,15 +96,12 @@ def test_method_statistics_match_rliable_on_fixed_arrays() -> None:
     out = summarise_methods(data, DOMAINS, SPLIT, RANDOM, baseline="pixels", reps=200, seed=3)
     x = data["darla"]
     stats = out["darla"]["stats"]
-    src, tgt = [0, 1], [2, 3, 4]
+    src = [0, 1]
     assert stats["source/iqm"]["value"] == pytest.approx(rly_metrics.aggregate_iqm(x[:, src]))
-    assert stats["target/mean"]["value"] == pytest.approx(rly_metrics.aggregate_mean(x[:, tgt]))
+    assert stats["source/mean"]["value"] == pytest.approx(rly_metrics.aggregate_mean(x[:, src]))
     assert stats["t2/iqm"]["value"] == pytest.approx(rly_metrics.aggregate_iqm(x[:, [3]]))
-    ratio = (x[:, tgt].mean() - np.mean([0.0, 1.0, -1.0])) / (x[:, src].mean() - 0.0)
-    assert stats["transfer_ratio"]["value"] == pytest.approx(ratio)
-    assert stats["generalisation_gap"]["value"] == pytest.approx(
-        x[:, src].mean() - x[:, tgt].mean()
-    )
+    # the target domains are never pooled: no target/* or all/* aggregate exists
+    assert not [name for name in stats if name.startswith(("target/", "all/"))]
 
     # each interval is what rliable gives for that statistic on the whole matrix, same seed
     def rliable_ci(func, key="m", pair=None):
@@ -110,21 +112,24 @@ def test_method_statistics_match_rliable_on_fixed_arrays() -> None:
         ]
 
     np.testing.assert_allclose(
-        stats["target/iqm"]["ci"], rliable_ci(lambda s: rly_metrics.aggregate_iqm(s[:, tgt]))
+        stats["source/iqm"]["ci"], rliable_ci(lambda s: rly_metrics.aggregate_iqm(s[:, src]))
     )
     np.testing.assert_allclose(
         stats["s1/mean"]["ci"], rliable_ci(lambda s: rly_metrics.aggregate_mean(s[:, [0]]))
     )
-    np.testing.assert_allclose(stats["all/iqm"]["ci"], rliable_ci(rly_metrics.aggregate_iqm))
-    poi = out["darla"]["poi_over_baseline"]["target"]
-    assert poi["value"] == pytest.approx(
-        rly_metrics.probability_of_improvement(x[:, tgt], data["pixels"][:, tgt])
+    np.testing.assert_allclose(
+        stats["t3/iqm"]["ci"], rliable_ci(lambda s: rly_metrics.aggregate_iqm(s[:, [4]]))
+    )
+    poi = out["darla"]["poi_over_baseline"]
+    assert set(poi) == {"source", "t1", "t2", "t3"}  # the source together, each target alone
+    assert poi["t2"]["value"] == pytest.approx(
+        rly_metrics.probability_of_improvement(x[:, [3]], data["pixels"][:, [3]])
     )
     expected = rliable_ci(
-        lambda a, b: rly_metrics.probability_of_improvement(a[:, tgt], b[:, tgt]),
+        lambda a, b: rly_metrics.probability_of_improvement(a[:, [3]], b[:, [3]]),
         pair=(x, data["pixels"]),
     )
-    np.testing.assert_allclose(poi["ci"], expected)
+    np.testing.assert_allclose(poi["t2"]["ci"], expected)
     assert out["pixels"]["poi_over_baseline"] is None
 
 
@@ -143,7 +148,7 @@ def test_score_statistics_are_the_return_statistics_of_the_normalised_matrix() -
     z = normalised_scores(x, np.array([RANDOM[d] for d in DOMAINS]), np.full(len(DOMAINS), 5.0))
     plain = summarise_methods({"darla": z}, DOMAINS, SPLIT, RANDOM, reps=200, seed=3)
     stats, expected = out["darla"]["stats"], plain["darla"]["stats"]
-    for name in ("t1/mean", "s2/iqm", "source/iqm", "target/iqm", "all/mean"):
+    for name in ("t1/mean", "s2/iqm", "source/iqm", "t3/iqm", "source/mean"):
         prefix, _, stat = name.rpartition("/")
         mine = stats[f"{prefix}/score_{stat}"]
         assert mine["value"] == pytest.approx(expected[name]["value"])
@@ -159,12 +164,16 @@ def test_score_statistics_are_the_return_statistics_of_the_normalised_matrix() -
 def test_constant_scores_collapse_the_intervals_to_a_point() -> None:
     const = np.full((5, len(DOMAINS)), 2.0)
     out = summarise_methods(
-        {"a": const, "pixels": const}, DOMAINS, SPLIT, dict.fromkeys(DOMAINS, 0.0), reps=200
-    )
+        {"a": const, "pixels": const}, DOMAINS, SPLIT, dict.fromkeys(DOMAINS, 0.0), reps=200,
+        headline="t1",
+    )  # fmt: skip
     for name, est in out["a"]["stats"].items():
-        expected = 0.0 if name == "generalisation_gap" else 1.0 if name == "transfer_ratio" else 2.0
-        assert est["value"] == pytest.approx(expected), name
-        assert est["ci"] == pytest.approx([expected, expected]), name
+        assert est["value"] == pytest.approx(2.0), name
+        assert est["ci"] == pytest.approx([2.0, 2.0]), name
+    paired = out["a"]["paired"]
+    assert paired["transfer_ratio"]["value"] == 1.0 and paired["transfer_ratio"]["ci"] == [1, 1]
+    assert paired["generalisation_gap"]["value"] == 0.0
+    assert paired["generalisation_gap"]["ci"] == [0.0, 0.0]
     for est in out["a"]["poi_over_baseline"].values():
         assert est["value"] == 0.5 and est["ci"] == [0.5, 0.5]
 
@@ -178,3 +187,113 @@ def test_same_seed_same_numbers_and_global_rng_untouched() -> None:
     assert np.random.random() == before  # the bootstrap restored numpy's global state
     b = summarise_methods(data, DOMAINS, SPLIT, RANDOM, reps=100, seed=9)
     assert a == b
+
+
+# -- paired quantities: whole runs resampled ---------------------------------------------------
+
+# two source domains (s1, s2) and the held-out t1; random returns 0.5, -0.5 (source) and 0 (t1)
+PAIRED = np.array(
+    [
+        #  s1    s2    t1   t2   t3
+        [2.5, 1.5, 1.0, 0.0, 0.0],  # source above random: (2 + 2) / 2 = 2; t1 above: 1
+        [4.5, 3.5, 3.0, 0.0, 0.0],  # 4 and 3
+        [1.5, 0.5, 0.0, 0.0, 0.0],  # 1 and 0
+    ]
+)
+
+
+def test_paired_ratio_and_gap_by_hand() -> None:
+    out = paired_statistics(PAIRED, DOMAINS, SPLIT, "t1", RANDOM, reps=500, seed=0)
+    # the ratio of means over all runs: mean(1, 3, 0) / mean(2, 4, 1) = (4/3) / (7/3) = 4/7
+    assert out["transfer_ratio"]["value"] == pytest.approx(4 / 7)
+    # (not the mean of per-run ratios, (1/2 + 3/4 + 0) / 3 = 5/12)
+    # gap per run: source mean − t1 = 2 − 1, 4 − 3, 1 − 0 = 1, 1, 1
+    assert out["generalisation_gap"]["value"] == pytest.approx(1.0)
+    assert out["generalisation_gap"]["ci"] == pytest.approx([1.0, 1.0])  # every run's gap is 1
+    assert out["generalisation_gap_score"]["value"] is None  # no reference: no scores
+    assert out["transfer_ratio"]["did_not_learn"] is False
+
+
+def test_paired_bootstrap_is_a_whole_run_resample_reimplemented_in_numpy() -> None:
+    x = scores(7, runs=6)
+    out = paired_statistics(x, DOMAINS, SPLIT, "t2", RANDOM, reps=400, seed=11, confidence=0.9)
+    random = np.array([RANDOM[d] for d in DOMAINS])
+    src_above = (x - random)[:, :2].mean(axis=1)
+    held_above = (x - random)[:, 3]
+    gap = x[:, :2].mean(axis=1) - x[:, 3]
+    idx = np.random.default_rng(11).integers(0, 6, size=(400, 6))  # rows: whole runs
+    assert np.array_equal(idx, whole_run_bootstrap(6, reps=400, seed=11))
+    ratios = held_above[idx].mean(axis=1) / src_above[idx].mean(axis=1)
+    ratios = ratios[src_above[idx].mean(axis=1) > 0]  # no reference: learned = above random
+    np.testing.assert_allclose(out["transfer_ratio"]["ci"], np.percentile(ratios, [5, 95]))
+    np.testing.assert_allclose(
+        out["generalisation_gap"]["ci"], np.percentile(gap[idx].mean(axis=1), [5, 95])
+    )
+    assert out["transfer_ratio"]["excluded_resamples"] == 400 - len(ratios)
+    again = paired_statistics(x, DOMAINS, SPLIT, "t2", RANDOM, reps=400, seed=11, confidence=0.9)
+    assert again == out
+
+
+def test_two_runs_give_the_enumerable_interval() -> None:
+    # two runs: a resample is (0, 0), (0, 1), (1, 0) or (1, 1), each with probability 1/4, so
+    # the mean gap is g0, (g0 + g1) / 2 or g1, and the 95% interval is exactly [g0, g1]
+    two = PAIRED[[0, 1]].copy()
+    two[1, 2] = 1.0  # run 1: gap 4 − 1 = 3; run 0: gap 1
+    out = paired_statistics(two, DOMAINS, SPLIT, "t1", RANDOM, reps=2000, seed=0)
+    assert out["generalisation_gap"]["value"] == pytest.approx(2.0)
+    assert out["generalisation_gap"]["ci"] == pytest.approx([1.0, 3.0])
+    # the ratio: runs (0,0) 1/2, (1,1) 1/4, mixed (1 + 1) / (2 + 4) = 1/3; interval [1/4, 1/2]
+    assert out["transfer_ratio"]["value"] == pytest.approx(1 / 3)
+    assert out["transfer_ratio"]["ci"] == pytest.approx([0.25, 0.5])
+
+
+def test_the_stratified_bootstrap_would_break_the_pairing() -> None:
+    # each run's held-out return is its source mean minus exactly 1: the gap has no spread
+    rng = np.random.default_rng(0)
+    source = rng.normal(3.0, 2.0, size=8)
+    x = np.column_stack([source, source, source - 1.0, source, source])
+    paired = paired_statistics(x, DOMAINS, SPLIT, "t1", RANDOM, reps=500, seed=0)
+    assert paired["generalisation_gap"]["ci"] == pytest.approx([1.0, 1.0])
+    # rliable's stratified bootstrap resamples the t1 column apart from the source columns
+    _, cis = interval_estimates(
+        {"m": x}, lambda s: np.array([s[:, :2].mean() - s[:, 2].mean()]), reps=500, seed=0
+    )
+    lo, hi = cis["m"][:, 0]
+    assert hi - lo > 1.0  # an interval of between-run spread, not of the gap
+
+
+def test_one_run_has_no_interval() -> None:
+    one = PAIRED[[0]]
+    out = summarise_methods(
+        {"a": one, "pixels": PAIRED}, DOMAINS, SPLIT, RANDOM, headline="t1", reps=100
+    )
+    a = out["a"]
+    assert a["runs"] == 1
+    assert all(est["ci"] is None for est in a["stats"].values())
+    assert a["stats"]["s1/mean"]["value"] == 2.5
+    assert all(est["ci"] is None for est in a["paired"].values())
+    assert a["paired"]["transfer_ratio"]["value"] == pytest.approx(0.5)  # 1 / 2
+    assert all(est["ci"] is None for est in a["poi_over_baseline"].values())
+    assert fmt_ci(a["paired"]["transfer_ratio"]) == "0.50 (1 run)"
+    assert out["pixels"]["stats"]["s1/mean"]["ci"] is not None  # three runs: intervals
+
+
+def test_learned_rule_at_the_boundary() -> None:
+    assert LEARNED_SOURCE_SCORE == 0.2
+    assert learned(0.2, 1.0) and learned(0.9, 1.0)
+    assert not learned(0.2 - 1e-9, 1.0) and not learned(-0.3, -1.0)
+    # without a reference (no score): a source return above the random policy's
+    assert learned(None, 0.01) and not learned(None, 0.0)
+
+
+def test_a_method_below_the_learned_source_score_has_no_ratio() -> None:
+    reference = dict.fromkeys(DOMAINS, 10.5)  # a scale of 10 (s1), 11 (s2), 10.5 (t1)...
+    # source score per run: ((R1 − 0.5) / 10 + (R2 + 0.5) / 11) / 2
+    at = np.array([[2.5, 1.7, 1.0, 0.0, 0.0]])  # (0.2 + 0.2) / 2 = 0.2: learned, just
+    below = np.array([[2.4, 1.7, 1.0, 0.0, 0.0]])  # (0.19 + 0.2) / 2 = 0.195: did not learn
+    for matrix, ok in ((at, True), (below, False)):
+        out = paired_statistics(matrix, DOMAINS, SPLIT, "t1", RANDOM, reference, reps=50)
+        ratio = out["transfer_ratio"]
+        assert ratio["did_not_learn"] is (not ok)
+        assert (ratio["value"] is not None) is ok and ratio["ci"] is None
+    assert fmt_ratio(out["transfer_ratio"]) == "n/a (did not learn)"

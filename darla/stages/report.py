@@ -5,8 +5,8 @@ Read top to bottom: find every finished transfer run under the arguments, load e
 (:mod:`darla.transfer.merge`: an agent evaluated in several runs counts once; only the domains
 every run evaluated are compared), reduce them exactly as ``darla transfer`` reduces one run
 (:func:`darla.transfer.aggregate.summarise`), and write the same report
-(:mod:`darla.transfer.render`): ``results.json``, ``results.csv``, plots, ``report.md`` and a
-self-contained ``report.html``.
+(:mod:`darla.transfer.render`): ``results.json``, ``results.csv``, plots, ``report.md``, a
+self-contained ``report.html``, and the inputs' rollout videos linked into ``videos/``.
 
 The output folder ``runs/report/<key>`` is keyed by the sorted sha256s of the inputs'
 ``results.json`` and the report's settings, and everything in the merge is sorted: the same
@@ -32,6 +32,7 @@ from darla.reuse import run_lock
 from darla.transfer.aggregate import summarise
 from darla.transfer.merge import (
     find_transfer_runs,
+    link_videos,
     load_transfer_runs,
     merge_results,
     report_settings,
@@ -68,6 +69,7 @@ def run_report(
     with run_lock(run_dir):  # one report writes a folder at a time
         previous = previous_report_files(run_dir)
         results, recon = merge_results(runs, settings, key=key, run_dir=run_dir)
+        link_videos(results, run_dir)  # beside the report, so report.html plays them from disk
         summarise(results)
         # unfinished until the last line: a killed report is a report folder, to be redone
         write_manifest(run_dir, stage="report", config=settings, inputs=inputs, finished=False)

@@ -46,6 +46,7 @@ from darla.transfer.policies import (
     load_policy,
 )
 from darla.transfer.rollout import Cell, EnvSettings, episode_seeds, evaluate_cells
+from darla.transfer.stats import BOOTSTRAP_METHOD
 from darla.vision import FrozenEncoder
 from darla.vision.inference import check_runtime
 from envs.reference import ReferencePolicy
@@ -470,6 +471,9 @@ def assemble(cfg, key, run_dir, domains, split, settings, seeds, policies, basel
             "seed": policy.seed,
             "run_dir": str(policy.run_dir),
             "manifest_sha256": policy.manifest_sha256,
+            # its frozen vision module's weights hash (None: pixels end to end): whether a
+            # method's seeds share one module or each has its own is read from these
+            "vision_sha": None if policy.vision is None else _vision_identity(policy.vision),
             "domains": {
                 n: _episode_summary(
                     stored[f"{policy.name}__{safe_name(n)}"], stored[blind_cell(policy.name)]
@@ -490,7 +494,7 @@ def assemble(cfg, key, run_dir, domains, split, settings, seeds, policies, basel
         "random": random,
         "reference": reference,
         "agents": agents,
-        "bootstrap": {**cfg["bootstrap"], "method": "percentile (rliable stratified bootstrap)"},
+        "bootstrap": {**cfg["bootstrap"], "method": BOOTSTRAP_METHOD},
     }
 
 

@@ -33,15 +33,18 @@ from darla.transfer.rollout import (
     run_episodes,
 )
 from darla.transfer.stats import (
+    LEARNED_SOURCE_SCORE,
     aggregate_iqm,
     aggregate_mean,
     interval_estimates,
+    paired_statistics,
     probability_of_improvement,
     summarise_methods,
     transfer_ratio,
 )
 
 __all__ = [
+    "LEARNED_SOURCE_SCORE",
     "AgentPolicy",
     "BlindPolicy",
     "Cell",
@@ -57,6 +60,7 @@ __all__ = [
     "evaluate_cells",
     "interval_estimates",
     "load_policy",
+    "paired_statistics",
     "probability_of_improvement",
     "run_episodes",
     "summarise_methods",

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import Any
 from darla.errors import DarlaError
 from darla.io import sha256_file
 from darla.manifest import is_finished, read_manifest
+from darla.transfer.stats import BOOTSTRAP_METHOD
 
 # When the inputs disagree on the report's own settings (not on their numbers), these apply.
 DEFAULT_BOOTSTRAP = {"reps": 2000, "seed": 0, "confidence": 0.95}
@@ -311,10 +314,7 @@ def merge_results(
         ],
         "random": {n: first["random"][n] for n in domains},
         "agents": ordered,
-        "bootstrap": {
-            **settings["bootstrap"],
-            "method": "percentile (rliable stratified bootstrap)",
-        },
+        "bootstrap": {**settings["bootstrap"], "method": BOOTSTRAP_METHOD},
     }
     # the reference policy played the same episodes in every run; a run from before it existed
     # has none, and then the merged report shows raw returns only
@@ -326,10 +326,40 @@ def merge_results(
 
 
 def _cell(cell: dict[str, Any], run_dir: Path) -> dict[str, Any]:
-    """An episode summary whose video path (relative to its transfer run) still resolves."""
+    """An episode summary whose video path (relative to its transfer run) still resolves: made
+    absolute here, and relative to the report's folder again by :func:`link_videos`."""
     if not cell.get("video"):
         return dict(cell)
     return {**cell, "video": str(run_dir / cell["video"])}
+
+
+def link_videos(results: dict[str, Any], run_dir: Path) -> list[Path]:
+    """Each agent's rollout videos linked (a hard link, else a copy) into ``run_dir/videos/``
+    as ``<agent>__<domain>.mp4``, and its cells' ``video`` made relative to ``run_dir``: the
+    report's folder plays them from disk wherever it is opened or moved. A video no longer in its
+    transfer run is dropped (``video`` None) rather than pointed to."""
+    written = []
+    for agent in results["agents"]:
+        for domain, cell in agent["domains"].items():
+            source = cell.get("video")
+            if not source:
+                continue
+            source = Path(source)
+            if not source.is_file():
+                cell["video"] = None
+                continue
+            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{agent['name']}__{domain}")
+            linked = Path(run_dir) / "videos" / f"{name}{source.suffix}"
+            linked.parent.mkdir(parents=True, exist_ok=True)
+            if not (linked.is_file() and linked.samefile(source)):
+                linked.unlink(missing_ok=True)
+                try:
+                    os.link(source, linked)
+                except OSError:  # another filesystem, or no hard links: a copy
+                    shutil.copy2(source, linked)
+            cell["video"] = linked.relative_to(run_dir).as_posix()
+            written.append(linked)
+    return written
 
 
 def _unique_names(agents: dict[str, dict[str, Any]]) -> dict[str, str]:

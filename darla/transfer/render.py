@@ -2,9 +2,12 @@
 ``report.html``, each written atomically.
 
 Both pages are one list of sections (:func:`_sections`: text, tables from
-:mod:`darla.transfer.tables`, images), drawn once as Markdown and once as HTML. ``report.html``
-is self-contained: styles inline, every image a base64 ``data:`` URI, no script, no link to
-anything outside the file, so it opens offline and survives being mailed around.
+:mod:`darla.transfer.tables`, images, the grid of rollout videos), drawn once as Markdown and
+once as HTML. ``report.html`` is self-contained but for its videos: styles inline, every image a
+base64 ``data:`` URI, no script, nothing on the network; the rollout videos (megabytes each) are
+``<video>`` elements whose ``src`` is a path relative to the report's folder, where the videos
+are (``videos/<agent>__<domain>.mp4``: a transfer run links them there from its episode cache, a
+merged report from its transfer runs), so the folder opened from disk plays them.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from darla.errors import DarlaError
 from darla.io import atomic_path, write_json, write_text
 from darla.manifest import read_manifest
 from darla.transfer.plots import PLOT_FILES, write_plots
+from darla.transfer.stats import LEARNED_SOURCE_SCORE
 from darla.transfer.tables import (
     CSV_FIELDS,
     agent_table,
@@ -32,12 +36,16 @@ from darla.transfer.tables import (
     csv_rows,
     disentanglement_table,
     domain_names,
+    extrapolation,
+    headline,
+    headline_table,
     html_table,
     inputs_table,
     md_table,
     method_table,
     score_table,
     shift_table,
+    video_table,
 )
 
 DOCUMENTS = ("results.json", "results.csv", "report.md", "report.html")
@@ -60,7 +68,15 @@ def write_report(run_dir: Path, results: dict[str, Any], images: dict[str, Path]
         write_markdown(run_dir / "report.md", results, images),
         write_html(run_dir / "report.html", results, images),
     )
-    return ReportFiles(documents[-1], (*images.values(), *documents))
+    videos = tuple(run_dir / v for v in video_paths(results) if (run_dir / v).is_file())
+    return ReportFiles(documents[-1], (*images.values(), *videos, *documents))
+
+
+def video_paths(results: Mapping[str, Any]) -> list[str]:
+    """Every rollout video the results point to, relative to their run folder, sorted."""
+    return sorted(
+        c["video"] for a in results["agents"] for c in a["domains"].values() if c.get("video")
+    )
 
 
 def previous_report_files(run_dir: Path) -> set[Path]:
@@ -78,7 +94,9 @@ def previous_report_files(run_dir: Path) -> set[Path]:
     return {
         run_dir / name
         for name in manifest.get("files") or {}
-        if name in names or re.fullmatch(r"recon_[^/]+\.png", name)
+        if name in names
+        or re.fullmatch(r"recon_[^/]+\.png", name)
+        or re.fullmatch(r"videos/[^/]+\.(mp4|gif)", name)
     }
 
 
@@ -96,17 +114,53 @@ def write_csv(path: Path, results: Mapping[str, Any]) -> Path:
 INTRO = (
     "Each agent ran unchanged (zero-shot) on the same evaluation episodes in every domain: "
     "episode *i* has the same room layout for every agent and domain. Returns are per episode "
-    "(+1 per good object, −1 per bad one). Method statistics follow rliable (Agarwal et al., "
-    "2021): runs = agent seeds, tasks = domains, IQM = 25% trimmed mean, 95% CIs from a "
-    "stratified percentile bootstrap. Normalised score = (return − random) / (reference − "
+    "(+1 per good object, −1 per bad one). Normalised score = (return − random) / (reference − "
     "random) per domain, as DMLab-30 normalises by human and random scores: the reference is a "
     "scripted policy that knows where the objects are, and it and a uniformly random policy "
-    "play the same episodes as the agents. Transfer ratio = (target − random) / (source − "
-    "random), on mean returns. Played blind = the share of an agent's episodes in which it took "
-    "exactly the actions it takes, on the same seed, when every frame it sees is a blank grey: "
-    "episodes it played whatever it saw (a blind policy's transfer ratio is near 1 by "
-    "construction, so a high share makes its ratio meaningless)."
+    "play the same episodes as the agents. The headline is the held-out combination "
+    "{head} (pair and room each seen in a source domain, never together: DMLab's and DARLA's "
+    "test); each extrapolation target ({extra}) tests something else and has its own column: "
+    "no number pools the target domains. Source score = the mean over the source domains. "
+    "Transfer ratio = ({head} − random) / (source − random) on returns, shown only where the "
+    'normalised source score is at least {learned:g} (clearly above random; else "n/a (did not '
+    "learn)\": a ratio over a source margin near zero is noise); a method's ratio is the ratio "
+    "of its means over all its runs (not the learners only, which would select runs on the "
+    'outcome), and "did not learn" counts its agents below {learned:g}. Method statistics follow '
+    "rliable (Agarwal et al., 2021): runs = agent seeds, tasks = domains, IQM = 25% trimmed mean; "
+    "95% CIs of per-domain and source aggregates and of the probability of improvement from "
+    "rliable's stratified percentile bootstrap; those of the paired quantities (transfer ratio, "
+    "gap) from resampling whole runs, keeping each run's source and held-out numbers together. "
+    'One run has no interval: its value is shown with "(1 run)". Played blind = the share of an '
+    "agent's episodes in which it took exactly the actions it takes, on the same seed, when every "
+    "frame it sees is a blank grey: episodes it played whatever it saw (a blind policy's transfer "
+    "ratio is near 1 by construction, so a high share makes its ratio meaningless)."
 )
+
+
+def _intro(results: Mapping[str, Any]) -> str:
+    return INTRO.format(
+        head=headline(results),
+        extra=", ".join(extrapolation(results)) or "none evaluated",
+        learned=results.get("learned_source_score", LEARNED_SOURCE_SCORE),
+    )
+
+
+def _vision_note(results: Mapping[str, Any]) -> str:
+    """Per method, how many vision modules its agents use (derived from the results)."""
+    parts = [f"{method}: {m['vision_modules']['text']}" for method, m in results["methods"].items()]
+    shared = [
+        method
+        for method, m in results["methods"].items()
+        if m["vision_modules"]["mode"] == "shared"
+    ]
+    note = "Vision modules per method: " + "; ".join(parts) + "."
+    if shared:
+        note += (
+            f" {', '.join(shared)}: one module shared by every seed, so the intervals resample "
+            "agent seeds only, not vision modules (a study trains one module per seed, "
+            "`vision_seed`, so that each run is a full replicate)."
+        )
+    return note
 
 
 def _title(results: Mapping[str, Any]) -> str:
@@ -139,20 +193,22 @@ def _merge_notes(results: Mapping[str, Any]) -> str:
 
 
 def _sections(results: Mapping[str, Any], images: Mapping[str, Path]) -> list[tuple[str, str, Any]]:
-    """(title, kind, payload) in report order; kind is text, table, image or list."""
+    """(title, kind, payload) in report order; kind is text, table, image or videos."""
     b = results["bootstrap"]
     split = {s: ", ".join(domain_names(results, s)) for s in ("source", "target")}
-    sections: list[tuple[str, str, Any]] = [("", "text", INTRO)]
+    sections: list[tuple[str, str, Any]] = [("", "text", _intro(results))]
     if results.get("inputs"):
         sections += [("", "text", _merge_notes(results))]
     sections += [
         ("", "text", f"Source domains: {split['source']}. Target domains: {split['target']}. "
                      f"{len(results['seeds'])} episodes per agent and domain, {results['env']['max_episode_steps']} "
                      f"steps each, {results['env']['obs_size']}px frames. Bootstrap: {b['reps']} reps, seed {b['seed']}."),
-        ("Summary", "table", aggregate_table(results)),
+        (f"Summary: held-out {headline(results)} first (mean [95% CI] across runs)", "table", headline_table(results)),
+        ("", "text", _vision_note(results)),
+        ("Source, held-out and extrapolation targets", "image", images.get("returns")),
+        (f"Transfer ratio on {headline(results)}", "image", images.get("ratio")),
+        ("Robust aggregates (IQM [95% CI]) and probability of improvement", "table", aggregate_table(results)),
         ("Returns by method and domain (mean [95% CI] across runs)", "table", method_table(results)),
-        ("Source vs target", "image", images.get("returns")),
-        ("Transfer ratio", "image", images.get("ratio")),
         ("Agents", "table", agent_table(results)),
     ]  # fmt: skip
     if results.get("reference") is not None:  # runs from before the reference policy have none
@@ -179,9 +235,11 @@ def _sections(results: Mapping[str, Any], images: Mapping[str, Path]) -> list[tu
         if results.get("disentanglement_vs_transfer"):
             sections += [
                 ("Disentanglement vs transfer", "text",
-                 "Each vision module's disentanglement scores (its `darla see` run's metrics.json) "
-                 "beside its agents' mean target return: DARLA's claim is that the more "
-                 "disentangled module transfers better. Spearman's ρ across modules (at least 3), "
+                 "Each vision module's disentanglement scores and object probe (its `darla see` run's "
+                 f"metrics.json) beside its agents' mean {headline(results)} "
+                 f"{results['disentanglement_vs_transfer']['against']['quantity']} (the held-out "
+                 "combination): DARLA's claim is that the more disentangled module transfers "
+                 "better. One panel per score; Spearman's ρ across modules (at least 3), "
                  f"{100 * b['confidence']:g}% CI from {b['reps']} bootstrap resamples of the modules (with replacement, "
                  f"seed {b['seed']}); resamples with a constant score or return are left out."),
                 ("", "table", disentanglement_table(results)),
@@ -190,12 +248,15 @@ def _sections(results: Mapping[str, Any], images: Mapping[str, Path]) -> list[tu
     sections.append(("Episodes per agent and domain", "table", cell_table(results)))
     if results.get("inputs"):
         sections.append(("Transfer runs compared", "table", inputs_table(results)))
-    videos = sorted(
-        c["video"] for a in results["agents"] for c in a["domains"].values() if c.get("video")
-    )
+    videos = video_table(results)
     if videos:
-        where = "in the transfer runs' folders" if results.get("inputs") else "in this folder"
-        sections.append((f"Rollout videos ({where})", "list", videos))
+        sections += [
+            ("Rollout videos", "text",
+             "What each agent sees (left), its vision module's reconstruction through μ(x) "
+             "(middle) and its latent means (right), with return and pickups, on the first "
+             "evaluation episodes; files in `videos/` beside this report."),
+            ("", "videos", videos),
+        ]  # fmt: skip
     return sections
 
 
@@ -213,8 +274,13 @@ def write_markdown(path: Path, results: Mapping[str, Any], images: Mapping[str, 
             parts.append(md_table(*payload))
         elif kind == "image" and payload:
             parts.append(f"![{title or Path(payload).stem}]({Path(payload).name})")
-        elif kind == "list":
-            parts.append("\n".join(f"- [{v}]({v})" for v in payload))
+        elif kind == "videos":
+            header, rows = payload
+            parts.append(
+                md_table(
+                    header, [[r[0], *[f"[{v}]({v})" if v else "" for v in r[1:]]] for r in rows]
+                )
+            )
     return write_text(path, "\n\n".join(parts) + "\n")
 
 
@@ -227,6 +293,8 @@ table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; }
 th { background: #f2f2f2; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+table.videos td { vertical-align: top; }
+video, img.rollout { width: 320px; max-width: 100%; display: block; }
 code { background: #f4f4f4; padding: 0 0.2em; }
 """
 
@@ -240,8 +308,33 @@ def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
+def video_grid(header: list[str], rows: list[list[str]]) -> str:
+    """Agents x domains of ``<video controls muted loop>`` (a gif, written without ffmpeg, as an
+    image), each ``src`` relative to the report's folder."""
+
+    def player(src: str) -> str:
+        if not src:
+            return ""
+        ref = html.escape(src, quote=True)
+        if src.endswith(".gif"):
+            return f'<img class="rollout" alt="{ref}" src="{ref}">'
+        return (
+            f'<video controls muted loop preload="metadata" src="{ref}">'
+            f'<a href="{ref}">{ref}</a></video>'
+        )
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in header)
+    body = "".join(
+        f"<tr><td>{html.escape(r[0])}</td>"
+        + "".join(f"<td>{player(v)}</td>" for v in r[1:])
+        + "</tr>"
+        for r in rows
+    )
+    return f'<table class="videos"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
 def write_html(path: Path, results: Mapping[str, Any], images: Mapping[str, Path]) -> Path:
-    """One file, no external references: styles inline, images as base64 data URIs."""
+    """One file: styles inline, images as base64 data URIs; only the videos are files beside it."""
     body = io.StringIO()
     for heading, kind, payload in _sections(results, images):
         if heading:
@@ -254,11 +347,7 @@ def write_html(path: Path, results: Mapping[str, Any], images: Mapping[str, Path
         elif kind == "image" and payload:
             alt = html.escape(heading or Path(payload).stem)
             body.write(f'<img alt="{alt}" src="{_data_uri(payload)}">\n')
-        elif kind == "list":
-            body.write(
-                "<ul>"
-                + "".join(f"<li><code>{html.escape(v)}</code></li>" for v in payload)
-                + "</ul>\n"
-            )
+        elif kind == "videos":
+            body.write(video_grid(*payload) + "\n")
     page = PAGE.substitute(title=html.escape(_title(results)), style=STYLE, body=body.getvalue())
     return write_text(path, page)

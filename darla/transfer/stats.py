@@ -4,16 +4,25 @@ The definitions are rliable's (Agarwal et al., NeurIPS 2021): scores form a ``[r
 matrix per method, here runs = agent seeds and tasks = domains; IQM is the 25%-trimmed mean over
 all runs and tasks; 95% CIs are percentile intervals of a stratified bootstrap (runs resampled
 within each task); the probability of improvement of X over Y averages, over tasks, the
-Mann-Whitney P(X > Y) across runs.
+Mann-Whitney P(X > Y) across runs. These are the per-domain aggregates (:func:`method_statistics`).
 
-One bootstrap per method computes every statistic of that method at once (each domain, source,
-target, transfer ratio, gap): a statistic that reads only some columns of the matrix sees exactly
-the resamples rliable would draw for that matrix, and 2,000 reps cost one Python loop, not one
-per statistic.
+Paired quantities are not: a transfer ratio or a generalisation gap compares one run's source
+numbers with the *same* run's held-out numbers, and rliable's stratified bootstrap resamples each
+domain column on its own, so a resample pairs run 3's source with run 1's target and the
+interval no longer measures the spread of the pairs. :func:`paired_statistics` resamples whole
+runs instead (rows of the matrix, with replacement: :func:`whole_run_bootstrap`).
+
+One run has no spread to resample: every interval of a method with fewer than
+:data:`MIN_RUNS_FOR_CI` runs is None ("n/a"), not an interval equal to its point estimate.
+
+One bootstrap per method computes every per-domain statistic of that method at once: a statistic
+that reads only some columns of the matrix sees exactly the resamples rliable would draw for that
+matrix, and 2,000 reps cost one Python loop, not one per statistic.
 
 Seeding: rliable's ``StratifiedBootstrap.update_indices`` draws its resamples from numpy's
 *global* generator and ignores ``random_state``; :func:`interval_estimates` therefore seeds the
-global generator (and restores its state afterwards), so the same seed gives the same CIs.
+global generator (and restores its state afterwards), so the same seed gives the same CIs. The
+whole-run bootstrap and Spearman's interval draw from ``numpy.random.default_rng(seed)``.
 """
 
 from __future__ import annotations
@@ -27,6 +36,23 @@ from rliable import library as rly
 from rliable import metrics as rly_metrics
 
 aggregate_mean = rly_metrics.aggregate_mean
+
+LEARNED_SOURCE_SCORE = 0.2
+"""The normalised source score (mean over the source domains; 0 = random, 1 = the reference) an
+agent must reach for its transfer ratio to mean anything. The ratio divides by the source score's
+distance from random: near random the denominator is mostly evaluation noise (10 episodes of a
+random-like agent land a few hundredths either side of 0) and the ratio swings to ±10 on nothing.
+0.2 is a fifth of the reference's margin over random, well clear of that noise at our episode
+counts and below what every agent that learned the task reaches. Below it the ratio is "n/a (did
+not learn)" and the agent counts in its method's did-not-learn share."""
+
+MIN_RUNS_FOR_CI = 2  # one run has no spread to resample: its interval is None ("n/a")
+
+BOOTSTRAP_METHOD = (
+    "percentile intervals; per-domain and source aggregates and the probability of improvement: "
+    "rliable's stratified bootstrap (runs resampled within each domain); paired quantities "
+    "(transfer ratio, generalisation gap): whole runs resampled with replacement; none for one run"
+)
 
 
 def aggregate_iqm(scores: np.ndarray, axis: int | None = None) -> np.ndarray | float:
@@ -94,10 +120,6 @@ def interval_estimates(
     return points, cis
 
 
-def _mean_of(x: np.ndarray, cols: Sequence[int]) -> float:
-    return float(np.mean(x[:, cols])) if len(cols) else float("nan")
-
-
 def normalised_scores(returns: np.ndarray, random: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """(R − random) / (reference − random) per domain column, DMLab-30's human-normalised score
     with the reference policy as the human: 0 is the random policy, 1 the reference. NaN in a
@@ -114,19 +136,16 @@ def method_statistics(
     random_returns: Mapping[str, float],
     reference_returns: Mapping[str, float] | None = None,
 ) -> tuple[list[str], Callable[[np.ndarray], np.ndarray]]:
-    """The named statistics of one method's ``[runs, domains]`` return matrix, as one function.
+    """The per-domain aggregates of one method's ``[runs, domains]`` return matrix, as one function.
 
-    Names: ``<domain>/mean``, ``<domain>/iqm`` per domain; ``source/mean``, ``source/iqm``,
-    ``target/mean``, ``target/iqm``, ``all/mean``, ``all/iqm``; ``transfer_ratio`` (target
-    return above the random policy's ÷ source return above the random policy's, on mean returns);
-    ``generalisation_gap`` (source mean − target mean). With ``reference_returns``, the same
-    means and IQMs of the normalised scores (:func:`normalised_scores`) as ``<domain>/score_mean``,
-    ``<domain>/score_iqm``, ``source/score_iqm`` and so on, from the same resamples.
+    Names: ``<domain>/mean``, ``<domain>/iqm`` per domain; ``source/mean``, ``source/iqm`` over
+    the source domains together. Target domains are never pooled: each is its own column (the
+    held-out combination and each extrapolation target test different things). With
+    ``reference_returns``, the same means and IQMs of the normalised scores
+    (:func:`normalised_scores`) as ``<domain>/score_mean``, ``source/score_iqm`` and so on, from
+    the same resamples. Paired quantities (ratio, gap) are :func:`paired_statistics`'.
     """
     src = [i for i, d in enumerate(domains) if split[d] == "source"]
-    tgt = [i for i, d in enumerate(domains) if split[d] == "target"]
-    random_src = float(np.mean([random_returns[domains[i]] for i in src])) if src else float("nan")
-    random_tgt = float(np.mean([random_returns[domains[i]] for i in tgt])) if tgt else float("nan")
     kinds = [("", None)]
     if reference_returns is not None:
         random = np.array([random_returns[d] for d in domains], dtype=float)
@@ -135,29 +154,132 @@ def method_statistics(
     names = []
     for prefix, _ in kinds:
         names += [f"{d}/{prefix}{s}" for d in domains for s in ("mean", "iqm")]
-        names += [f"{g}/{prefix}{s}" for g in ("source", "target", "all") for s in ("mean", "iqm")]
-    names += ["transfer_ratio", "generalisation_gap"]
+        names += [f"source/{prefix}{s}" for s in ("mean", "iqm")]
 
     def means_and_iqms(x: np.ndarray) -> list[float]:
         # per column, the same numbers as rliable's aggregate_mean / aggregate_iqm on x[:, [i]]
         per_domain = np.stack([x.mean(axis=0), aggregate_iqm(x, axis=0)], axis=1)
         values = list(per_domain.reshape(-1))
-        for cols in (src, tgt, list(range(x.shape[1]))):
-            if cols:
-                values += [aggregate_mean(x[:, cols]), aggregate_iqm(x[:, cols])]
-            else:
-                values += [np.nan, np.nan]
+        if src:
+            values += [aggregate_mean(x[:, src]), aggregate_iqm(x[:, src])]
+        else:
+            values += [np.nan, np.nan]
         return values
 
     def func(x: np.ndarray) -> np.ndarray:
         values = []
         for _, transform in kinds:
             values += means_and_iqms(x if transform is None else transform(x))
-        source, target = _mean_of(x, src), _mean_of(x, tgt)
-        values += [transfer_ratio(source, target, random_src, random_tgt), source - target]
         return np.asarray(values, dtype=float)
 
     return names, func
+
+
+def learned(source_score: float | None, source_above_random: float) -> bool:
+    """Whether a source performance is clearly above random: normalised source score at least
+    :data:`LEARNED_SOURCE_SCORE`; without a reference policy (results from before it), a source
+    return above the random policy's."""
+    if source_score is not None and np.isfinite(source_score):
+        return bool(source_score >= LEARNED_SOURCE_SCORE)
+    return bool(np.isfinite(source_above_random) and source_above_random > 0)
+
+
+def whole_run_bootstrap(n_runs: int, *, reps: int = 2000, seed: int = 0) -> np.ndarray:
+    """``[reps, n_runs]`` row indices: each resample draws ``n_runs`` whole runs with replacement
+    from ``numpy.random.default_rng(seed)``, so a run's source and target stay together."""
+    return np.random.default_rng(int(seed)).integers(0, int(n_runs), size=(int(reps), int(n_runs)))
+
+
+def percentile_interval(samples: np.ndarray, confidence: float = 0.95) -> list[float | None]:
+    """The percentile interval of the finite ``samples`` ([None, None] if there are none)."""
+    finite = np.asarray(samples, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if not len(finite):
+        return [None, None]
+    tail = (1.0 - confidence) / 2 * 100
+    lo, hi = np.percentile(finite, [tail, 100 - tail])
+    return [float(lo), float(hi)]
+
+
+def paired_statistics(
+    returns: np.ndarray,
+    domains: Sequence[str],
+    split: Mapping[str, str],
+    headline: str,
+    random_returns: Mapping[str, float],
+    reference_returns: Mapping[str, float] | None = None,
+    *,
+    reps: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, dict[str, Any]]:
+    """One method's paired quantities on ``headline`` (the held-out domain), each with a
+    whole-run bootstrap interval (None for one run).
+
+    Per run r: ``src_above[r]`` = its mean over the source domains of (return − random),
+    ``held_above[r]`` = its ``headline`` return − random. Then
+
+    - ``transfer_ratio`` = mean(held_above) / mean(src_above): the method's ratio of means over
+      *all* its runs (not the mean of per-run ratios, which explodes on a run whose source is
+      barely above random; not the learners only, which would select runs on the outcome; the
+      did-not-learn share is reported beside it instead). None, with ``did_not_learn: True``,
+      where the method's mean normalised source score is below :data:`LEARNED_SOURCE_SCORE`
+      (without a reference: where mean(src_above) <= 0). A resample below that threshold has no
+      ratio: it is left out of the interval and counted in ``excluded_resamples``.
+    - ``generalisation_gap`` = mean over runs of (source return − ``headline`` return).
+    - ``generalisation_gap_score``: the same on normalised scores (None without a reference).
+    """
+    x = np.asarray(returns, dtype=float)
+    n = x.shape[0]
+    src = [i for i, d in enumerate(domains) if split[d] == "source"]
+    h = list(domains).index(headline)
+    random = np.array([random_returns[d] for d in domains], dtype=float)
+    above = x - random
+    src_above, held_above = above[:, src].mean(axis=1), above[:, h]
+    gap = x[:, src].mean(axis=1) - x[:, h]
+    if reference_returns is not None:
+        reference = np.array([reference_returns[d] for d in domains], dtype=float)
+        z = normalised_scores(x, random, reference)
+        src_score = z[:, src].mean(axis=1)
+        gap_score = src_score - z[:, h]
+    else:
+        src_score = gap_score = np.full(n, np.nan)
+    by_score = bool(np.all(np.isfinite(src_score)))  # else the rule without a reference
+
+    def ratio(rows: np.ndarray) -> np.ndarray:
+        """The ratio of means of each row of index arrays ``[k, n]`` (NaN: did not learn)."""
+        s_above, t_above = src_above[rows].mean(axis=-1), held_above[rows].mean(axis=-1)
+        ok = src_score[rows].mean(axis=-1) >= LEARNED_SOURCE_SCORE if by_score else s_above > 0
+        ok &= s_above > 0  # a learned source is above random; guard the division all the same
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(ok, t_above / np.where(ok, s_above, 1.0), np.nan)
+
+    everyone = np.arange(n)[None, :]
+    point = {
+        "transfer_ratio": float(ratio(everyone)[0]),
+        "generalisation_gap": float(gap.mean()),
+        "generalisation_gap_score": float(gap_score.mean()),
+    }
+    cis: dict[str, list[float | None] | None] = dict.fromkeys(point)
+    excluded = 0
+    if n >= MIN_RUNS_FOR_CI:
+        idx = whole_run_bootstrap(n, reps=reps, seed=seed)
+        ratios = ratio(idx)
+        excluded = int(np.sum(~np.isfinite(ratios)))
+        cis = {
+            "transfer_ratio": percentile_interval(ratios, confidence),
+            "generalisation_gap": percentile_interval(gap[idx].mean(axis=1), confidence),
+            "generalisation_gap_score": percentile_interval(
+                gap_score[idx].mean(axis=1), confidence
+            ),
+        }
+    out = {name: _estimate(point[name], cis[name]) for name in point}
+    for name in out:
+        if out[name]["value"] is None:
+            out[name]["ci"] = None
+    out["transfer_ratio"]["did_not_learn"] = out["transfer_ratio"]["value"] is None
+    out["transfer_ratio"]["excluded_resamples"] = excluded
+    return out
 
 
 def transfer_ratio(
@@ -180,6 +302,7 @@ def summarise_methods(
     random_returns: Mapping[str, float],
     reference_returns: Mapping[str, float] | None = None,
     *,
+    headline: str | None = None,
     baseline: str | None = "pixels",
     reps: int = 2000,
     seed: int = 0,
@@ -188,31 +311,40 @@ def summarise_methods(
     """Every method's statistics with CIs, and its probability of improvement over ``baseline``.
 
     ``scores[method]``: mean episode return per run (row) and domain (column, in ``domains``
-    order). Returns ``{method: {"runs": n, "stats": {name: {"value", "ci": [lo, hi]}},
-    "poi_over_baseline": {"source"|"target"|"all": {"value", "ci"}} | None}}``.
+    order). Returns ``{method: {"runs": n, "stats": {name: {"value", "ci": [lo, hi] | None}},
+    "paired": {...} (with ``headline``, :func:`paired_statistics`), "poi_over_baseline":
+    {"source" | <target domain>: {"value", "ci"}} | None}}``. Intervals are None for a method
+    (or a baseline) of fewer than :data:`MIN_RUNS_FOR_CI` runs.
     """
     out: dict[str, dict[str, Any]] = {}
     for method, matrix in scores.items():
         matrix = np.asarray(matrix, dtype=float)
         names, func = method_statistics(matrix, domains, split, random_returns, reference_returns)
         with np.errstate(invalid="ignore"):
-            points, cis = interval_estimates(
-                {method: matrix}, func, reps=reps, seed=seed, confidence=confidence
-            )
+            if matrix.shape[0] >= MIN_RUNS_FOR_CI:
+                points, cis = interval_estimates(
+                    {method: matrix}, func, reps=reps, seed=seed, confidence=confidence
+                )
+                point, ci = points[method], cis[method]
+            else:
+                point, ci = func(matrix), None
         out[method] = {
             "runs": int(matrix.shape[0]),
             "stats": {
-                name: _estimate(points[method][k], cis[method][:, k])
+                name: _estimate(point[k], None if ci is None else ci[:, k])
                 for k, name in enumerate(names)
             },
             "poi_over_baseline": None,
         }
+        if headline is not None:
+            out[method]["paired"] = paired_statistics(
+                matrix, domains, split, headline, random_returns, reference_returns,
+                reps=reps, seed=seed, confidence=confidence,
+            )  # fmt: skip
     if baseline is not None and baseline in scores:
-        groups = {
-            "source": [i for i, d in enumerate(domains) if split[d] == "source"],
-            "target": [i for i, d in enumerate(domains) if split[d] == "target"],
-            "all": list(range(len(domains))),
-        }
+        # the source domains together, and each target domain on its own (never pooled)
+        groups = {"source": [i for i, d in enumerate(domains) if split[d] == "source"]}
+        groups.update({d: [i] for i, d in enumerate(domains) if split[d] == "target"})
         groups = {g: cols for g, cols in groups.items() if cols}
 
         def poi(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -220,19 +352,27 @@ def summarise_methods(
 
         base = np.asarray(scores[baseline], dtype=float)
         pairs = {m: (np.asarray(s, dtype=float), base) for m, s in scores.items() if m != baseline}
-        points, cis = interval_estimates(pairs, poi, reps=reps, seed=seed, confidence=confidence)
-        for method in pairs:
+        resampled = {m: p for m, p in pairs.items() if min(len(p[0]), len(p[1])) >= MIN_RUNS_FOR_CI}
+        points, cis = interval_estimates(
+            resampled, poi, reps=reps, seed=seed, confidence=confidence
+        )
+        for method, (x, y) in pairs.items():
+            point = points[method] if method in points else poi(x, y)
+            ci = cis.get(method)
             out[method]["poi_over_baseline"] = {
-                g: _estimate(points[method][k], cis[method][:, k]) for k, g in enumerate(groups)
+                g: _estimate(point[k], None if ci is None else ci[:, k])
+                for k, g in enumerate(groups)
             }
     return out
 
 
-def _estimate(value: float, ci: np.ndarray) -> dict[str, Any]:
-    def clean(v: float) -> float | None:
-        return float(v) if np.isfinite(v) else None
+def _estimate(value: float, ci: Sequence[float | None] | np.ndarray | None) -> dict[str, Any]:
+    """``{"value", "ci": [lo, hi]}``, NaN as None; ``ci`` None where there is no interval."""
 
-    return {"value": clean(value), "ci": [clean(ci[0]), clean(ci[1])]}
+    def clean(v: float | None) -> float | None:
+        return float(v) if v is not None and np.isfinite(v) else None
+
+    return {"value": clean(value), "ci": None if ci is None else [clean(ci[0]), clean(ci[1])]}
 
 
 def spearman_interval(
@@ -245,7 +385,7 @@ def spearman_interval(
 ) -> dict[str, Any]:
     """Spearman's ρ of ``x`` and ``y`` and a percentile bootstrap CI over the pairs.
 
-    Here a pair is one vision module (its disentanglement score, its agents' target return); the
+    Here a pair is one vision module (its disentanglement score, its agents' held-out score); the
     bootstrap resamples modules with replacement, ``reps`` times from ``seed``. A resample whose
     ``x`` or ``y`` is constant (every draw the same module, say) has no ρ: it is left out of the
     interval and counted in ``degenerate``. ρ is Pearson's correlation of average ranks, so ties
@@ -258,13 +398,10 @@ def spearman_interval(
     idx = np.random.default_rng(int(seed)).integers(0, n, size=(int(reps), n))
     samples = pairs[idx]  # [reps, n, 2]
     rho = _rank_correlation(samples[..., 0], samples[..., 1])
-    finite = rho[np.isfinite(rho)]
-    tail = (1.0 - confidence) / 2 * 100
-    ci = np.percentile(finite, [tail, 100 - tail]) if len(finite) else np.array([np.nan, np.nan])
     return {
-        **_estimate(value, ci),
+        **_estimate(value, percentile_interval(rho, confidence)),
         "reps": int(reps),
-        "degenerate": int(len(rho) - len(finite)),
+        "degenerate": int(np.sum(~np.isfinite(rho))),
     }
 
 

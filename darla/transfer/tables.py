@@ -26,10 +26,58 @@ def fmt(value: float | None, digits: int = 2) -> str:
 
 
 def fmt_ci(estimate: Mapping[str, Any] | None, digits: int = 2) -> str:
+    """``value [lo, hi]``; ``value (1 run)`` where there is no interval (one run has no spread)."""
     if not estimate or estimate.get("value") is None:
         return "n/a"
+    if estimate.get("ci") is None:
+        return f"{fmt(estimate['value'], digits)} (1 run)"
     lo, hi = estimate["ci"]
     return f"{fmt(estimate['value'], digits)} [{fmt(lo, digits)}, {fmt(hi, digits)}]"
+
+
+DID_NOT_LEARN = "n/a (did not learn)"
+
+
+def fmt_ratio(estimate: Mapping[str, Any] | None, digits: int = 2) -> str:
+    """A method's transfer ratio: ``n/a (did not learn)`` below the learned source score."""
+    if estimate and estimate.get("did_not_learn"):
+        return DID_NOT_LEARN
+    text = fmt_ci(estimate, digits)
+    excluded = (estimate or {}).get("excluded_resamples") or 0
+    if excluded and estimate.get("ci") is not None:
+        # resamples of runs whose mean source score falls below the threshold have no ratio
+        text += f" ({excluded} resamples did not learn)"
+    return text
+
+
+def fmt_agent_ratio(agent: Mapping[str, Any]) -> str:
+    return DID_NOT_LEARN if agent.get("learned") is False else fmt(agent.get("transfer_ratio"))
+
+
+def fmt_share(share: Mapping[str, Any]) -> str:
+    """``1/5 (20%)``: the agents of a method that did not learn the source task."""
+    if not share.get("of"):
+        return "n/a"
+    return f"{share['agents']}/{share['of']} ({100 * share['share']:.0f}%)"
+
+
+def headline(results: Mapping[str, Any]) -> str:
+    return str(results["headline_domain"])
+
+
+def extrapolation(results: Mapping[str, Any]) -> list[str]:
+    head = headline(results)
+    return [n for n in domain_names(results, "target") if n != head]
+
+
+def unit(results: Mapping[str, Any]) -> str:
+    """What the headline columns show: normalised scores, or returns in results from before the
+    reference policy (no scale to normalise by)."""
+    return "score" if results.get("reference") is not None else "return"
+
+
+def stat_name(results: Mapping[str, Any], kind: str = "mean") -> str:
+    return f"score_{kind}" if unit(results) == "score" else kind
 
 
 def domain_names(results: Mapping[str, Any], split: str | None = None) -> list[str]:
@@ -93,38 +141,64 @@ def score_table(results: Mapping[str, Any]) -> Table | None:
     return header, rows
 
 
-def aggregate_table(results: Mapping[str, Any]) -> Table:
-    baseline = results["config"].get("baseline_method") or "-"
+def headline_table(results: Mapping[str, Any]) -> Table:
+    """What every summary leads with, per method: its vision modules, the source score (mean over
+    the source domains), the held-out combination's score and the transfer ratio on it, the
+    share of agents that did not learn the source task, the gap, then each extrapolation target
+    in its own column (never pooled). Means across runs [95% CI]."""
+    head, u, kind = headline(results), unit(results), stat_name(results)
+    gap = "generalisation_gap_score" if u == "score" else "generalisation_gap"
     header = [
-        "method", "runs", "source score IQM", "target score IQM", "source IQM", "target IQM",
-        "source mean", "target mean", "transfer ratio", "generalisation gap",
-        f"P(> {baseline}) target", f"P(> {baseline}) source", "played blind",
+        "method", "runs", "vision modules", f"source {u}", f"{head} {u} (held out)",
+        f"transfer ratio ({head})", "did not learn", f"gap (source − {head})",
+        *[f"{d} {u}" for d in extrapolation(results)], "played blind",
     ]  # fmt: skip
     rows = []
     for method, m in results["methods"].items():
-        s, poi = m["stats"], m.get("poi_over_baseline") or {}
+        h, s = m["headline"], m["stats"]
         rows.append(
             [
-                method, str(m["runs"]), fmt_ci(s.get("source/score_iqm")), fmt_ci(s.get("target/score_iqm")),
-                fmt_ci(s["source/iqm"]), fmt_ci(s["target/iqm"]),
-                fmt_ci(s["source/mean"]), fmt_ci(s["target/mean"]), fmt_ci(s["transfer_ratio"]),
-                fmt_ci(s["generalisation_gap"]), fmt_ci(poi.get("target")), fmt_ci(poi.get("source")),
+                method, str(m["runs"]), m["vision_modules"]["text"], fmt_ci(s[f"source/{kind}"]),
+                fmt_ci(s[f"{head}/{kind}"]), fmt_ratio(h["transfer_ratio"]),
+                fmt_share(h["did_not_learn"]), fmt_ci(h[gap]),
+                *[fmt_ci(s[f"{d}/{kind}"]) for d in extrapolation(results)],
                 fmt(m.get("blind_share")),
             ]
         )  # fmt: skip
     return header, rows
 
 
+def aggregate_table(results: Mapping[str, Any]) -> Table:
+    """rliable's robust aggregates: IQM [95% CI] of the source domains together and of each
+    target domain on its own, and the probability of improvement over the baseline on each."""
+    baseline = results["config"].get("baseline_method") or "-"
+    u, kind = unit(results), stat_name(results, "iqm")
+    groups = ["source", headline(results), *extrapolation(results)]
+    header = ["method", "runs", *[f"{g} {u} IQM" for g in groups],
+              *[f"P(> {baseline}) {g}" for g in groups]]  # fmt: skip
+    rows = []
+    for method, m in results["methods"].items():
+        poi = m.get("poi_over_baseline") or {}
+        rows.append(
+            [method, str(m["runs"]), *[fmt_ci(m["stats"][f"{g}/{kind}"]) for g in groups],
+             *[fmt_ci(poi.get(g)) for g in groups]]
+        )  # fmt: skip
+    return header, rows
+
+
 def agent_table(results: Mapping[str, Any]) -> Table:
-    header = ["agent", "method", "seed", "source score", "target score", "source return",
-              "target return", "above random (source)", "above random (target)", "transfer ratio",
-              "generalisation gap", "played blind"]  # fmt: skip
+    head = headline(results)
+    extra = extrapolation(results)
+    header = ["agent", "method", "seed", "source score", f"{head} score", "learned",
+              f"transfer ratio ({head})", f"gap (source − {head}, return)",
+              *[f"{d} score" for d in extra], "source return", f"{head} return",
+              "played blind"]  # fmt: skip
     rows = [
         [
-            a["name"], a["method"], str(a["seed"]), fmt(a.get("source_score")), fmt(a.get("target_score")),
-            fmt(a["source_return"]), fmt(a["target_return"]),
-            fmt(a["source_above_random"]), fmt(a["target_above_random"]), fmt(a["transfer_ratio"]),
-            fmt(a["generalisation_gap"]), fmt(a.get("blind_share")),
+            a["name"], a["method"], str(a["seed"]), fmt(a.get("source_score")),
+            fmt(a.get("headline_score")), "yes" if a["learned"] else "no", fmt_agent_ratio(a),
+            fmt(a["generalisation_gap"]), *[fmt(a["domains"][d].get("score")) for d in extra],
+            fmt(a["source_return"]), fmt(a["headline_return"]), fmt(a.get("blind_share")),
         ]
         for a in results["agents"]
     ]  # fmt: skip
@@ -179,20 +253,34 @@ def disentanglement_table(results: Mapping[str, Any]) -> Table | None:
     data = results.get("disentanglement_vs_transfer")
     if not data:
         return None
+    against = f"{data['against']['domain']} {data['against']['quantity']}"
     scores = sorted({k for row in data["modules"] for k in row["scores"]})
-    header = ["vision module", "target return", "transfer ratio", *scores]
+    header = ["vision module", against, f"transfer ratio ({data['against']['domain']})", *scores]
     rows = [
-        [r["vision_module"], fmt(r["target_return"]), fmt(r["transfer_ratio"])]
-        + [fmt(r["scores"].get(k)) for k in scores]
+        [r["vision_module"], fmt(r[f"headline_{data['against']['quantity']}"]),
+         fmt(r["transfer_ratio"])] + [fmt(r["scores"].get(k)) for k in scores]
         for r in data["modules"]
-    ]
-    corr = data.get("spearman_with_target_return") or {}
+    ]  # fmt: skip
+    corr = data.get("spearman_with_headline") or {}
     if corr:
         rows.append(
-            ["Spearman ρ with target return [95% CI]", "", ""]
-            + [fmt_ci(corr.get(k)) for k in scores]
+            [f"Spearman ρ with {against} [95% CI]", "", ""] + [fmt_ci(corr.get(k)) for k in scores]
         )
     return header, rows
+
+
+def video_table(results: Mapping[str, Any]) -> Table | None:
+    """Agents x domains: each rollout video's path, relative to the report's folder."""
+    domains = domain_names(results)
+    rows = [
+        [a["name"], *[a["domains"][d].get("video") or "" for d in domains]]
+        for a in results["agents"]
+        if any(a["domains"][d].get("video") for d in domains)
+    ]
+    if not rows:
+        return None
+    split = {d["name"]: d["split"] for d in results["domains"]}
+    return ["agent", *[f"{d} ({split[d]})" for d in domains]], rows
 
 
 def inputs_table(results: Mapping[str, Any]) -> Table | None:
@@ -208,27 +296,23 @@ def inputs_table(results: Mapping[str, Any]) -> Table | None:
 
 
 def summary_table(results: Mapping[str, Any]) -> str:
-    """The console summary: one line per method (IQMs with 95% CIs), then the random policy."""
-    header = [
-        "method", "runs", "source score IQM", "target score IQM", "source IQM [95% CI]",
-        "target IQM [95% CI]", "transfer ratio", "gap", "played blind",
-    ]  # fmt: skip
-    rows = [
-        [
-            method, str(m["runs"]), fmt_ci(m["stats"].get("source/score_iqm")),
-            fmt_ci(m["stats"].get("target/score_iqm")), fmt_ci(m["stats"]["source/iqm"]),
-            fmt_ci(m["stats"]["target/iqm"]), fmt_ci(m["stats"]["transfer_ratio"]),
-            fmt(m["stats"]["generalisation_gap"]["value"]), fmt(m.get("blind_share")),
-        ]
-        for method, m in results["methods"].items()
-    ]  # fmt: skip
-    for name in ("random", "reference"):
-        if f"{name}_source_return" in results:
-            rows.append(
-                [f"{name} policy", "-", "0" if name == "random" else "1",
-                 "0" if name == "random" else "1", fmt(results[f"{name}_source_return"]),
-                 fmt(results[f"{name}_target_return"]), "-", "-", "-"]
-            )  # fmt: skip
+    """The console summary: :func:`headline_table`, then the random and reference policies."""
+    header, rows = headline_table(results)
+    rows = [list(r) for r in rows]
+    if unit(results) == "score":
+        for name, value in (("random", "0"), ("reference", "1")):
+            # scores are 0 and 1 by definition; every other column has nothing to say
+            cells = ["-"] * len(header)
+            cells[0] = f"{name} policy"
+            for k, title in enumerate(header):
+                if title.startswith("source") or title.endswith(" score") or "(held out)" in title:
+                    cells[k] = value
+            rows.append(cells)
+    else:
+        cells = ["-"] * len(header)
+        cells[0], cells[3] = "random policy", fmt(results["random_source_return"])
+        cells[4] = fmt(results["random"][headline(results)]["mean_return"])
+        rows.append(cells)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
@@ -246,10 +330,18 @@ CSV_FIELDS = [
 ]  # fmt: skip
 
 
+def _ci(est: Mapping[str, Any] | None) -> dict[str, Any]:
+    """An estimate's value and interval as CSV fields (empty where there is no interval)."""
+    ci = (est or {}).get("ci") or [None, None]
+    return {"value": (est or {}).get("value"), "ci_low": ci[0], "ci_high": ci[1]}
+
+
 def csv_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One row per agent x domain (episode aggregates), per random-policy domain, per agent
-    aggregate, per method statistic (with its CI) and per latent-shift measurement."""
+    aggregate, per method headline number and statistic (with its CI) and per latent-shift
+    measurement. The headline rows (``level`` = headline) come first among the method rows."""
     split = {d["name"]: d["split"] for d in results["domains"]}
+    head = headline(results)
     rows: list[dict[str, Any]] = []
 
     def cell(level, method, agent, seed, domain, c):
@@ -270,33 +362,49 @@ def csv_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             cell("agent_domain", a["method"], a["name"], a["seed"], domain, c)
         for stat in (
             "source_score",
-            "target_score",
             "source_return",
-            "target_return",
+            "headline_score",
+            "headline_return",
+            "learned",
             "transfer_ratio",
             "generalisation_gap",
+            "generalisation_gap_score",
             "blind_share",
         ):
+            where = (
+                {"domain": head, "split": "target"}
+                if stat.startswith(("headline", "transfer", "generalisation"))
+                else {}
+            )
             rows.append({"level": "agent", "method": a["method"], "agent": a["name"], "seed": a["seed"],
-                         "statistic": stat, "value": a.get(stat)})  # fmt: skip
+                         "statistic": stat, "value": a.get(stat), **where})  # fmt: skip
     for method, m in results["methods"].items():
+        h = m["headline"]
+        for stat in ("source_score", "score", "transfer_ratio", "generalisation_gap",
+                     "generalisation_gap_score"):  # fmt: skip
+            rows.append({"level": "headline", "method": method, "domain": head, "split": "target",
+                         "statistic": stat, **_ci(h.get(stat))})  # fmt: skip
+        rows.append({"level": "headline", "method": method, "domain": head, "split": "target",
+                     "statistic": "did_not_learn_share", "value": h["did_not_learn"]["share"]})  # fmt: skip
+        rows.append({"level": "headline", "method": method, "statistic": "vision_modules",
+                     "value": m["vision_modules"]["count"]})  # fmt: skip
         for name, est in m["stats"].items():
             domain, _, stat = name.rpartition("/")
             rows.append({
                 "level": "method", "method": method, "domain": domain, "split": split.get(domain, domain),
-                "statistic": stat or name, "value": est["value"], "ci_low": est["ci"][0], "ci_high": est["ci"][1],
+                "statistic": stat or name, **_ci(est),
             })  # fmt: skip
         for group, est in (m.get("poi_over_baseline") or {}).items():
             rows.append({
-                "level": "method", "method": method, "domain": group, "split": group,
-                "statistic": f"poi_over_{results['config'].get('baseline_method')}",
-                "value": est["value"], "ci_low": est["ci"][0], "ci_high": est["ci"][1],
+                "level": "method", "method": method, "domain": group, "split": split.get(group, group),
+                "statistic": f"poi_over_{results['config'].get('baseline_method')}", **_ci(est),
             })  # fmt: skip
     data = results.get("disentanglement_vs_transfer") or {}
-    for score, est in (data.get("spearman_with_target_return") or {}).items():
-        rows.append({"level": "disentanglement", "domain": "target", "split": "target",
-                     "statistic": f"spearman_{score}_vs_target_return", "value": est["value"],
-                     "ci_low": est["ci"][0], "ci_high": est["ci"][1]})  # fmt: skip
+    against = data.get("against") or {}
+    for score, est in (data.get("spearman_with_headline") or {}).items():
+        rows.append({"level": "disentanglement", "domain": against.get("domain"), "split": "target",
+                     "statistic": f"spearman_{score}_vs_headline_{against.get('quantity')}",
+                     **_ci(est)})  # fmt: skip
     for label, entry in (results.get("latent_shift") or {}).items():
         for domain, s in entry["domains"].items():
             for stat in ("distance", "relative"):
