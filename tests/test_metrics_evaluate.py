@@ -143,3 +143,10 @@ def test_on_shapes_the_true_factors_rank_above_a_random_mixing_of_them():
         scores[name] = headline_scores(results)
     for metric in set(scores["true"]) - {"explicitness", "dci_informativeness"}:
         assert scores["true"][metric] > scores["mixed"][metric], (metric, scores)
+
+
+def test_ood_scores_are_columns_of_their_own_beside_the_source_ones(identity_results):
+    source = identity_results["mig"]
+    ood = {**source, "scores": {**source["scores"], "mig": 0.25}}
+    scores = headline_scores({"mig": source, "ood/mig": ood})
+    assert scores == {"mig": source["scores"]["mig"], "ood/mig": 0.25}

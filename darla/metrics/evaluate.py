@@ -180,11 +180,14 @@ def evaluate(
 
 def headline_scores(results: dict[str, dict[str, Any]]) -> dict[str, float]:
     """One flat ``{label: score}`` row (labels of :data:`HEADLINE`) from :func:`evaluate`'s output,
-    for tables and plots; metrics that were not run are left out."""
+    for tables and plots; metrics that were not run are left out. A metric also scored on every
+    combination of the factors (``ood/<metric>``, held-out combinations included) gives a second
+    column, ``ood/<label>``, beside the one on the source combinations."""
     return {
-        label: float(results[metric]["scores"][key])
+        f"{prefix}{label}": float(results[f"{prefix}{metric}"]["scores"][key])
+        for prefix in ("", "ood/")
         for label, (metric, key) in HEADLINE.items()
-        if metric in results
+        if f"{prefix}{metric}" in results
     }
 
 
