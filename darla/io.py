@@ -1,4 +1,4 @@
-"""Atomic file writes and content hashes.
+"""Atomic file writes, content hashes, and the names and links of files placed beside a run.
 
 Every artifact is written to a temporary file in the destination folder and renamed into place,
 so a killed run never leaves a half-written file where a finished one used to be.
@@ -10,6 +10,8 @@ import contextlib
 import hashlib
 import json
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,3 +86,22 @@ def sha256_json(obj: Any) -> str:
     """Hash of a JSON-able object with sorted keys: a stable key for configs."""
     blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")
     return hashlib.sha256(blob).hexdigest()
+
+
+def safe_name(name: str) -> str:
+    """``name`` as a file name: runs of other characters than letters, digits, ``_.-`` become
+    one ``_``."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "domain"
+
+
+def link_or_copy(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
+    """``target`` replaced by a hard link to ``source`` (a copy across filesystems or where hard
+    links are refused): a run folder that stands alone without doubling a cache's bytes."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:  # another filesystem, or no hard links: a copy
+        shutil.copy2(source, target)
+    return target

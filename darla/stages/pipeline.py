@@ -87,6 +87,7 @@ def run_pipeline(cfg: Any, *, progress: bool = True) -> PipelineResult:
     if len({m.name for m in methods}) != len(methods):
         raise DarlaError(f"methods={[m.name for m in methods]} names a method twice")
     vision_seeds = vision_seed_of(cfg["vision_seed"], seeds)
+    see_seeds = sorted(set(vision_seeds.values()))
     common = [f"runs_root={quoted(cfg['runs_root'])}"]
     if cfg.get("preset"):
         common.append(f"experiment={cfg['preset']}")
@@ -107,7 +108,7 @@ def run_pipeline(cfg: Any, *, progress: bool = True) -> PipelineResult:
         )
         for m in methods
         if m.vision is not None
-        for vision_seed in sorted(set(vision_seeds.values()))
+        for vision_seed in see_seeds
     }
     act_overrides = [*common, f"agent={cfg['agent']}", *cfg["act_overrides"]]
     act_cfgs = {
@@ -125,11 +126,7 @@ def run_pipeline(cfg: Any, *, progress: bool = True) -> PipelineResult:
     vision_runs: dict[tuple[str, int], SeeResult] = {}
     for (vision, vision_seed), see_cfg in see_cfgs.items():
         result = run_see(see_cfg, progress=progress)
-        label = (
-            vision
-            if len(see_cfgs) == len({v for v, _ in see_cfgs})
-            else f"{vision} seed {vision_seed}"
-        )
+        label = vision if len(see_seeds) == 1 else f"{vision} seed {vision_seed}"
         for part, part_run in result.all_part_runs():  # the models it is built on, e.g. a DAE
             outcomes.append(
                 StageOutcome("see", f"{part} (for {label})", part_run.run_dir, part_run.reused)

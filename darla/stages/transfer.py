@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +31,7 @@ import torch
 import envs
 from darla.config import run_key, to_plain
 from darla.errors import DarlaError
-from darla.io import write_json, write_png
+from darla.io import link_or_copy, safe_name, write_json, write_png
 from darla.manifest import verified_file, write_manifest
 from darla.reuse import RunKey, announce, run_lock
 from darla.settings import check_section
@@ -301,13 +299,7 @@ def _record(
     entry ``episodes_key``, its video linked into ``videos/`` so the run folder stands alone."""
     relative = None
     if video is not None:
-        linked = run_dir / "videos" / f"{cell_key}{video.suffix}"
-        linked.parent.mkdir(parents=True, exist_ok=True)
-        linked.unlink(missing_ok=True)
-        try:
-            os.link(video, linked)
-        except OSError:  # another filesystem, or no hard links: a copy
-            shutil.copy2(video, linked)
+        linked = link_or_copy(video, run_dir / "videos" / f"{cell_key}{video.suffix}")
         relative = str(linked.relative_to(run_dir))
     record = {
         "agent": agent,
@@ -319,10 +311,6 @@ def _record(
     }
     write_json(run_dir / "cells" / f"{cell_key}.json", record)
     return record
-
-
-def safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "domain"
 
 
 def _unique(runs: list[Path]) -> list[Path]:

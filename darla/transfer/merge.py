@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from darla.errors import DarlaError
-from darla.io import sha256_file
+from darla.io import link_or_copy, safe_name, sha256_file
 from darla.manifest import is_finished, read_manifest
 from darla.transfer.stats import BOOTSTRAP_METHOD
 
@@ -348,15 +346,10 @@ def link_videos(results: dict[str, Any], run_dir: Path) -> list[Path]:
             if not source.is_file():
                 cell["video"] = None
                 continue
-            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{agent['name']}__{domain}")
+            name = safe_name(f"{agent['name']}__{domain}")
             linked = Path(run_dir) / "videos" / f"{name}{source.suffix}"
-            linked.parent.mkdir(parents=True, exist_ok=True)
             if not (linked.is_file() and linked.samefile(source)):
-                linked.unlink(missing_ok=True)
-                try:
-                    os.link(source, linked)
-                except OSError:  # another filesystem, or no hard links: a copy
-                    shutil.copy2(source, linked)
+                link_or_copy(source, linked)
             cell["video"] = linked.relative_to(run_dir).as_posix()
             written.append(linked)
     return written

@@ -175,13 +175,16 @@ def method_statistics(
     return names, func
 
 
-def learned(source_score: float | None, source_above_random: float) -> bool:
+def learned(source_score: Any, source_above_random: Any) -> Any:
     """Whether a source performance is clearly above random: normalised source score at least
-    :data:`LEARNED_SOURCE_SCORE`; without a reference policy (results from before it), a source
-    return above the random policy's."""
-    if source_score is not None and np.isfinite(source_score):
-        return bool(source_score >= LEARNED_SOURCE_SCORE)
-    return bool(np.isfinite(source_above_random) and source_above_random > 0)
+    :data:`LEARNED_SOURCE_SCORE`; without a reference policy (results from before it: a score of
+    None or NaN), a source return above the random policy's. Elementwise on arrays (a bool
+    array), a bool on scalars."""
+    score = np.asarray(np.nan if source_score is None else source_score, dtype=float)
+    above = np.asarray(source_above_random, dtype=float)
+    with np.errstate(invalid="ignore"):
+        out = np.where(np.isfinite(score), score >= LEARNED_SOURCE_SCORE, above > 0)
+    return bool(out) if out.ndim == 0 else out
 
 
 def whole_run_bootstrap(n_runs: int, *, reps: int = 2000, seed: int = 0) -> np.ndarray:
@@ -244,12 +247,11 @@ def paired_statistics(
         gap_score = src_score - z[:, h]
     else:
         src_score = gap_score = np.full(n, np.nan)
-    by_score = bool(np.all(np.isfinite(src_score)))  # else the rule without a reference
 
     def ratio(rows: np.ndarray) -> np.ndarray:
         """The ratio of means of each row of index arrays ``[k, n]`` (NaN: did not learn)."""
         s_above, t_above = src_above[rows].mean(axis=-1), held_above[rows].mean(axis=-1)
-        ok = src_score[rows].mean(axis=-1) >= LEARNED_SOURCE_SCORE if by_score else s_above > 0
+        ok = learned(src_score[rows].mean(axis=-1), s_above)
         ok &= s_above > 0  # a learned source is above random; guard the division all the same
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(ok, t_above / np.where(ok, s_above, 1.0), np.nan)
