@@ -59,12 +59,6 @@ def headline_domain(results: Mapping[str, Any]) -> str:
     return next((d for d in envs.target_domains() if d in targets), targets[0])
 
 
-def extrapolation_domains(results: Mapping[str, Any]) -> list[str]:
-    """The target domains other than the headline, in the results' order."""
-    head = results["headline_domain"]
-    return [d["name"] for d in results["domains"] if d["split"] == "target" and d["name"] != head]
-
-
 def summarise(results: dict[str, Any]) -> dict[str, Any]:
     """Fill in ``headline_domain``, per-agent numbers, ``methods`` and
     ``disentanglement_vs_transfer`` (in place).
