@@ -13,7 +13,7 @@ import pytest
 from darla.transfer.aggregate import headline_domain, summarise, vision_modules
 from darla.transfer.merge import link_videos
 from darla.transfer.render import write_report
-from darla.transfer.tables import csv_rows, headline_table, summary_table
+from darla.transfer.tables import csv_rows, disentanglement_table, headline_table, summary_table
 
 SOURCE = ["A_room1", "B_room1"]
 TARGET = ["A_unseen_colors", "A_room2"]  # the headline is A_room2 wherever it stands
@@ -159,6 +159,37 @@ def test_disentanglement_is_correlated_with_the_held_out_score(results) -> None:
     # A_room2 scores: d0 0.4, d1 0.1, b 0.3; MIG 0.9, 0.1, 0.5 ranks them alike
     assert data["spearman_with_headline"]["mig"]["value"] == pytest.approx(1.0)
     assert set(data["spearman_with_headline"]) == {"mig", "object_probe"}
+    assert data["spearman_with_transfer_ratio"] == {}  # two modules have a ratio: fewer than 3
+
+
+def test_disentanglement_is_correlated_with_the_transfer_ratio_not_the_yardstick() -> None:
+    skeleton = results_skeleton()
+    # a fourth module, d2: source (2 + 2) / 2, A_room2 2: ratio 1.0; d0's ratio 0.8, b's 0.5
+    skeleton["agents"].append(agent("darla-2", "darla", 2, "d2", [2.0, 2.0], 2.0, 1.0))
+    skeleton["latent_shift"]["m-d2"] = {
+        **skeleton["latent_shift"]["m-d0"], "vision_sha": "d2", "agents": ["darla-2"],
+        "disentanglement": {"mig": 0.95, "object_probe": 0.1},
+    }  # fmt: skip
+    for entry in skeleton["latent_shift"].values():  # the PCA yardstick ranks like MIG
+        entry["disentanglement"] = {**entry["disentanglement"],
+                                    "object_probe_pca": entry["disentanglement"]["mig"]}  # fmt: skip
+    data = summarise(skeleton)["disentanglement_vs_transfer"]
+    ratio = data["spearman_with_transfer_ratio"]
+    # d1 did not learn (no ratio): d2 1.0 > d0 0.8 > b 0.5; MIG 0.95 > 0.9 > 0.5 ranks alike
+    assert ratio["mig"]["value"] == pytest.approx(1.0)
+    # object probe d0 0.7, b 0.4, d2 0.1: rank differences 1, 1, 2, so ρ = 1 − 6·6 / (3·8)
+    assert ratio["object_probe"]["value"] == pytest.approx(-0.5)
+    assert (
+        "object_probe_pca" not in ratio and "object_probe_pca" not in data["spearman_with_headline"]
+    )
+    assert "object_probe_pca" not in data["scores"]
+    header, rows = disentanglement_table({"disentanglement_vs_transfer": data})
+    assert "object_probe_pca" in header  # shown beside the probe, as a yardstick
+    by_label = {r[0]: dict(zip(header, r, strict=True)) for r in rows}
+    assert by_label["Spearman ρ with transfer ratio (A_room2) [95% CI]"]["mig"].startswith("1.00 [")
+    assert by_label["Spearman ρ with A_room2 score [95% CI]"]["object_probe_pca"] == "reference"
+    stats = {r.get("statistic") for r in csv_rows(summarise(skeleton))}
+    assert {"spearman_mig_vs_transfer_ratio", "spearman_mig_vs_headline_score"} <= stats
 
 
 def test_report_leads_with_the_headline_and_plays_the_videos(results, tmp_path) -> None:

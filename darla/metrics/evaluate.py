@@ -74,6 +74,11 @@ HEADLINE: dict[str, tuple[str, str]] = {
     "object_probe_pca": ("object_probe", "pca_balanced_accuracy"),
 }
 
+#: Headline labels that score a yardstick, not the vision module: the object probe's PCA of the
+#: probe's own pixels. Tables show them beside the module's probe; nothing correlates them with
+#: the module's transfer (they differ between modules only as the probe's frames do).
+REFERENCE_SCORES: frozenset[str] = frozenset({"object_probe_pca"})
+
 
 def metrics_for(dataset: object) -> tuple[str, ...]:
     """The metrics that apply to ``dataset``: all of them for an env factor dataset (it names

@@ -251,9 +251,15 @@ def _ratio_of_means(agents: Sequence[Mapping[str, Any]]) -> float | None:
 def disentanglement_vs_transfer(results: dict[str, Any]) -> dict[str, Any] | None:
     """The paper's figure as numbers: each vision module's disentanglement scores (object probe
     included: whatever its metrics.json headlines) beside its agents' mean normalised score on
-    the headline domain, and per score Spearman's ρ with that score across modules, with a
-    bootstrap CI over modules (when at least :data:`MIN_MODULES` modules have both). Without a
-    reference policy the headline domain's return stands in for its score (``against``)."""
+    the headline domain and their transfer ratio there, and per score Spearman's ρ across
+    modules with each, with a bootstrap CI over modules (when at least :data:`MIN_MODULES`
+    modules have both). The held-out score is what the paper plots; the ratio divides out how
+    well the agents learned the source task, which a score across model families also carries.
+    Reference scores (:data:`~darla.metrics.evaluate.REFERENCE_SCORES`) stay in the rows and get
+    no ρ. Without a reference policy the headline domain's return stands in for its score
+    (``against``)."""
+    from darla.metrics.evaluate import REFERENCE_SCORES
+
     agents = {a["name"]: a for a in results["agents"]}
     head = results["headline_domain"]
     rows = []
@@ -274,22 +280,31 @@ def disentanglement_vs_transfer(results: dict[str, Any]) -> dict[str, Any] | Non
     if not rows:
         return None
     quantity = "score" if all(r["headline_score"] is not None for r in rows) else "return"
-    boot = results["bootstrap"]
-    correlations = {}
-    for score in sorted({k for r in rows for k in r["scores"]}):
-        scored = [r for r in rows if r["scores"].get(score) is not None]
-        if len(scored) >= MIN_MODULES:
-            correlations[score] = spearman_interval(
-                [r["scores"][score] for r in scored],
-                [r[f"headline_{quantity}"] for r in scored],
-                reps=int(boot["reps"]),
-                seed=int(boot["seed"]),
-                confidence=float(boot["confidence"]),
-            )
+    scores = sorted({k for r in rows for k in r["scores"]} - REFERENCE_SCORES)
+
+    def correlations(against: str) -> dict[str, dict[str, Any]]:
+        out = {}
+        for score in scores:
+            both = [
+                r for r in rows if r["scores"].get(score) is not None and r[against] is not None
+            ]
+            if len(both) >= MIN_MODULES:
+                boot = results["bootstrap"]
+                out[score] = spearman_interval(
+                    [r["scores"][score] for r in both],
+                    [r[against] for r in both],
+                    reps=int(boot["reps"]),
+                    seed=int(boot["seed"]),
+                    confidence=float(boot["confidence"]),
+                )
+        return out
+
     return {
         "modules": rows,
         "against": {"domain": head, "quantity": quantity},
-        "spearman_with_headline": correlations,
+        "scores": scores,
+        "spearman_with_headline": correlations(f"headline_{quantity}"),
+        "spearman_with_transfer_ratio": correlations("transfer_ratio"),
         "bootstrap": "vision modules resampled with replacement (percentile interval); "
         "resamples with a constant score or headline value are left out ('degenerate')",
     }

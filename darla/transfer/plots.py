@@ -162,12 +162,13 @@ def shift_plot(results: Mapping[str, Any], path: Path) -> Path | None:
 def disentanglement_plot(results: Mapping[str, Any], path: Path) -> Path | None:
     """One panel per disentanglement score (object probe included): each vision module's score
     against its agents' held-out score (the module's mean, and each agent's), with Spearman's ρ
-    [95% CI] in the panel's title; the panels in a grid of at most 4 columns."""
+    [95% CI] with that score and with the transfer ratio in the panel's title; the panels in a
+    grid of at most 4 columns."""
     data = results.get("disentanglement_vs_transfer")
     if not data:
         return None
     plt = _pyplot()
-    scores = sorted({k for row in data["modules"] for k in row["scores"]})
+    scores = data["scores"]
     quantity, head = data["against"]["quantity"], data["against"]["domain"]
     per_agent = {
         a["name"]: a[f"headline_{quantity}"]
@@ -175,6 +176,7 @@ def disentanglement_plot(results: Mapping[str, Any], path: Path) -> Path | None:
         if a.get(f"headline_{quantity}") is not None
     }
     corr = data.get("spearman_with_headline") or {}
+    corr_ratio = data.get("spearman_with_transfer_ratio") or {}
     cols = min(4, len(scores))
     rows_n = -(-len(scores) // cols)
     fig, axes = plt.subplots(
@@ -198,6 +200,8 @@ def disentanglement_plot(results: Mapping[str, Any], path: Path) -> Path | None:
                    color="grey", ls="--", lw=1, label="random policy")  # fmt: skip
         ax.set_xlabel(score)
         rho = f"ρ = {fmt_ci(corr[score])}" if score in corr else "ρ: n/a (< 3 modules)"
+        if score in corr_ratio:
+            rho += f"\nρ with transfer ratio = {fmt_ci(corr_ratio[score])}"
         ax.set_title(rho, fontsize=8)
     for row in axes:
         row[0].set_ylabel(f"{head} {quantity}")

@@ -239,9 +239,13 @@ def _sections(results: Mapping[str, Any], images: Mapping[str, Path]) -> list[tu
                  f"metrics.json) beside its agents' mean {headline(results)} "
                  f"{results['disentanglement_vs_transfer']['against']['quantity']} (the held-out "
                  "combination): DARLA's claim is that the more disentangled module transfers "
-                 "better. One panel per score; Spearman's ρ across modules (at least 3), "
+                 "better. One panel per score; Spearman's ρ across modules (at least 3) with the "
+                 "held-out score and with the transfer ratio (which divides out how well the agents "
+                 "learned the source task), "
                  f"{100 * b['confidence']:g}% CI from {b['reps']} bootstrap resamples of the modules (with replacement, "
-                 f"seed {b['seed']}); resamples with a constant score or return are left out."),
+                 f"seed {b['seed']}); resamples with a constant score or return are left out. "
+                 "The object probe's PCA of the pixels is a yardstick for the probe, not a score of "
+                 "the module: it has no ρ."),
                 ("", "table", disentanglement_table(results)),
                 ("", "image", images.get("disentanglement")),
             ]  # fmt: skip

@@ -261,11 +261,13 @@ def disentanglement_table(results: Mapping[str, Any]) -> Table | None:
          fmt(r["transfer_ratio"])] + [fmt(r["scores"].get(k)) for k in scores]
         for r in data["modules"]
     ]  # fmt: skip
-    corr = data.get("spearman_with_headline") or {}
-    if corr:
-        rows.append(
-            [f"Spearman ρ with {against} [95% CI]", "", ""] + [fmt_ci(corr.get(k)) for k in scores]
-        )
+    correlated = set(data.get("scores") or [])
+    for name, label in (("spearman_with_headline", against),
+                        ("spearman_with_transfer_ratio", header[2])):  # fmt: skip
+        corr = data.get(name) or {}
+        if corr:
+            rows.append([f"Spearman ρ with {label} [95% CI]", "", ""]
+                        + [fmt_ci(corr.get(k)) if k in correlated else "reference" for k in scores])  # fmt: skip
     return header, rows
 
 
@@ -401,10 +403,11 @@ def csv_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             })  # fmt: skip
     data = results.get("disentanglement_vs_transfer") or {}
     against = data.get("against") or {}
-    for score, est in (data.get("spearman_with_headline") or {}).items():
-        rows.append({"level": "disentanglement", "domain": against.get("domain"), "split": "target",
-                     "statistic": f"spearman_{score}_vs_headline_{against.get('quantity')}",
-                     **_ci(est)})  # fmt: skip
+    for name, versus in (("spearman_with_headline", f"headline_{against.get('quantity')}"),
+                         ("spearman_with_transfer_ratio", "transfer_ratio")):  # fmt: skip
+        for score, est in (data.get(name) or {}).items():
+            rows.append({"level": "disentanglement", "domain": against.get("domain"), "split": "target",
+                         "statistic": f"spearman_{score}_vs_{versus}", **_ci(est)})  # fmt: skip
     for label, entry in (results.get("latent_shift") or {}).items():
         for domain, s in entry["domains"].items():
             for stat in ("distance", "relative"):
