@@ -156,6 +156,7 @@ def test_disentanglement_is_correlated_with_the_held_out_score(results) -> None:
     by_module = {r["vision_module"]: r for r in data["modules"]}
     assert by_module["m-b"]["headline_score"] == pytest.approx(1.5 / REFERENCE)
     assert by_module["m-d1"]["transfer_ratio"] is None  # its one agent did not learn
+    assert by_module["m-b"]["method"] == "m"  # the scatter colours a method's modules alike
     # A_room2 scores: d0 0.4, d1 0.1, b 0.3; MIG 0.9, 0.1, 0.5 ranks them alike
     assert data["spearman_with_headline"]["mig"]["value"] == pytest.approx(1.0)
     assert set(data["spearman_with_headline"]) == {"mig", "object_probe"}

@@ -270,6 +270,7 @@ def disentanglement_vs_transfer(results: dict[str, Any]) -> dict[str, Any] | Non
         rows.append(
             {
                 "vision_module": label,
+                "method": entry.get("method"),
                 "agents": list(entry["agents"]),
                 "scores": entry["disentanglement"],
                 "headline_score": mean_if_known([a["headline_score"] for a in mine]),

@@ -161,7 +161,8 @@ def shift_plot(results: Mapping[str, Any], path: Path) -> Path | None:
 
 def disentanglement_plot(results: Mapping[str, Any], path: Path) -> Path | None:
     """One panel per disentanglement score (object probe included): each vision module's score
-    against its agents' held-out score (the module's mean, and each agent's), with Spearman's ρ
+    against its agents' held-out score (the module's mean, and each agent's; a colour per
+    method, since a ρ across model families can be the families' difference), with Spearman's ρ
     [95% CI] with that score and with the transfer ratio in the panel's title; the panels in a
     grid of at most 4 columns."""
     data = results.get("disentanglement_vs_transfer")
@@ -180,7 +181,12 @@ def disentanglement_plot(results: Mapping[str, Any], path: Path) -> Path | None:
     cols = min(4, len(scores))
     rows_n = -(-len(scores) // cols)
     fig, axes = plt.subplots(
-        rows_n, cols, figsize=(3.3 * cols + 0.5, 3.0 * rows_n + 0.6), squeeze=False, sharey=True
+        rows_n,
+        cols,
+        figsize=(3.3 * cols + 0.5, 3.2 * rows_n + 0.6),
+        squeeze=False,
+        sharey=True,
+        layout="constrained",  # room for each panel's two-line title above the row below
     )
     for ax in axes.flat[len(scores) :]:
         ax.set_visible(False)
@@ -194,8 +200,10 @@ def disentanglement_plot(results: Mapping[str, Any], path: Path) -> Path | None:
             runs = [per_agent[a] for a in r.get("agents", []) if a in per_agent]
             ax.scatter([r["scores"][score]] * len(runs), runs, s=8, color="grey", zorder=2,
                        label=None if k else "one agent")  # fmt: skip
-        ax.scatter([r["scores"][score] for r in rows], [r[f"headline_{quantity}"] for r in rows],
-                   s=40, color="#4c72b0", zorder=3, label="vision module (its agents' mean)")  # fmt: skip
+        for method in sorted({str(r.get("method")) for r in rows}):  # a colour per method
+            mine = [r for r in rows if str(r.get("method")) == method]
+            ax.scatter([r["scores"][score] for r in mine], [r[f"headline_{quantity}"] for r in mine],
+                       s=40, zorder=3, label=f"{method} module (its agents' mean)")  # fmt: skip
         ax.axhline(0.0 if quantity == "score" else results["random"][head]["mean_return"],
                    color="grey", ls="--", lw=1, label="random policy")  # fmt: skip
         ax.set_xlabel(score)
@@ -205,7 +213,8 @@ def disentanglement_plot(results: Mapping[str, Any], path: Path) -> Path | None:
         ax.set_title(rho, fontsize=8)
     for row in axes:
         row[0].set_ylabel(f"{head} {quantity}")
-    axes[0][0].legend(fontsize=7, loc="best")
+    handles, labels = axes[0][0].get_legend_handles_labels()  # below the grid, off the points
+    fig.legend(handles, labels, fontsize=8, loc="outside lower center", ncols=min(4, len(labels)))
     fig.suptitle(
         f"Disentanglement vs held-out {head} {quantity} (one point per vision module; "
         "Spearman's ρ [95% CI])",
