@@ -178,6 +178,7 @@ def disentanglement_plot(results: Mapping[str, Any], path: Path) -> Path | None:
     }
     corr = data.get("spearman_with_headline") or {}
     corr_ratio = data.get("spearman_with_transfer_ratio") or {}
+    methods = sorted({str(r.get("method")) for r in data["modules"]})
     cols = min(4, len(scores))
     rows_n = -(-len(scores) // cols)
     fig, axes = plt.subplots(
@@ -200,10 +201,10 @@ def disentanglement_plot(results: Mapping[str, Any], path: Path) -> Path | None:
             runs = [per_agent[a] for a in r.get("agents", []) if a in per_agent]
             ax.scatter([r["scores"][score]] * len(runs), runs, s=8, color="grey", zorder=2,
                        label=None if k else "one agent")  # fmt: skip
-        for method in sorted({str(r.get("method")) for r in rows}):  # a colour per method
+        for k, method in enumerate(methods):  # one colour per method, the same in every panel
             mine = [r for r in rows if str(r.get("method")) == method]
             ax.scatter([r["scores"][score] for r in mine], [r[f"headline_{quantity}"] for r in mine],
-                       s=40, zorder=3, label=f"{method} module (its agents' mean)")  # fmt: skip
+                       s=40, zorder=3, color=f"C{k % 10}", label=f"{method} module (its agents' mean)")  # fmt: skip
         ax.axhline(0.0 if quantity == "score" else results["random"][head]["mean_return"],
                    color="grey", ls="--", lw=1, label="random policy")  # fmt: skip
         ax.set_xlabel(score)
