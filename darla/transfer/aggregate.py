@@ -282,6 +282,7 @@ def disentanglement_vs_transfer(results: dict[str, Any]) -> dict[str, Any] | Non
         return None
     quantity = "score" if all(r["headline_score"] is not None for r in rows) else "return"
     scores = sorted({k for r in rows for k in r["scores"]} - REFERENCE_SCORES)
+    boot = results["bootstrap"]
 
     def correlations(against: str) -> dict[str, dict[str, Any]]:
         out = {}
@@ -290,7 +291,6 @@ def disentanglement_vs_transfer(results: dict[str, Any]) -> dict[str, Any] | Non
                 r for r in rows if r["scores"].get(score) is not None and r[against] is not None
             ]
             if len(both) >= MIN_MODULES:
-                boot = results["bootstrap"]
                 out[score] = spearman_interval(
                     [r["scores"][score] for r in both],
                     [r[against] for r in both],

@@ -26,7 +26,7 @@ for vision in darla dae; do   # 1b ran with these metrics already
 done
 
 # 3. One transfer run over all 35 agents (every episode and video comes from the episode cache
-#    the sweep filled: nothing is replayed), with today's report.
+#    the sweep filled: nothing is replayed), with today's report (made by commit d46eae5).
 darla transfer "$ROOT"/act/* experiment=study runs_root="$ROOT" transfer.workers=2
 
 # 4. Spearman's rho within each family of vision modules (DAE codes: darla, dae; pixel VAEs:
